@@ -1,0 +1,49 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheckGood(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-c", "../../examples/cnd.toml", "-check"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, &stderr)
+	}
+	if !strings.Contains(stdout.String(), "cnd: ../../examples/cnd.toml: configuration ok: route optimization on") {
+		t.Errorf("stdout %q", &stdout)
+	}
+}
+
+func TestCheckBad(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cnd.toml")
+	if err := os.WriteFile(p, []byte("max_binding_lifetime = \"10m\"\n[control]\nsocket = \"cnd.sock\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-c", p, "-check"}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		p + ": max_binding_lifetime: 10m0s exceeds 7m0s, MAX_RR_BINDING_LIFETIME",
+		p + ": control.socket: \"cnd.sock\" is not an absolute path",
+		"cnd: " + p + ": 2 problems",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, &stderr)
+		}
+	}
+}
+
+func TestRunNotImplemented(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-c", "../../examples/cnd.toml"}, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(stderr.String(), "not implemented yet (issue 7)") {
+		t.Errorf("stderr %q", &stderr)
+	}
+}
