@@ -10,4 +10,5 @@ import (
 	_ "go.uber.org/zap"
 	_ "golang.org/x/net/ipv6"
 	_ "golang.org/x/sys/unix"
+	_ "golang.zx2c4.com/wireguard/tun"
 )
