@@ -3,7 +3,6 @@ package capture
 import (
 	"encoding/hex"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/gomip6/gomip6/mip6"
@@ -20,9 +19,9 @@ func decodeICMP(r *Record, b []byte, l mip6.PacketLayout) bool {
 	name := ""
 	switch b[0] {
 	case mip6.ICMPHomeAgentDiscoveryReq:
-		name = "HAAD-request"
+		name = "HAADRequest"
 	case mip6.ICMPHomeAgentDiscoveryReply:
-		name = "HAAD-reply"
+		name = "HAADReply"
 	case mip6.ICMPMobilePrefixSolicitation:
 		name = "MPS"
 	case mip6.ICMPMobilePrefixAdvert:
@@ -70,6 +69,7 @@ func decodeICMP(r *Record, b []byte, l mip6.PacketLayout) bool {
 			return false
 		}
 		f["home_agent"] = m.HomeAgent
+		f["cur_hop_limit"] = m.CurHopLimit
 		f["router_lifetime_s"] = int64(m.RouterLifetime.Seconds())
 		f["preference"] = m.Preference.String()
 		if m.Managed {
@@ -108,7 +108,7 @@ func ndOption(o mip6.NDOption) map[string]any {
 	switch o := o.(type) {
 	case *mip6.PrefixInformation:
 		m := map[string]any{
-			"type":                 "prefix-information",
+			"type":                 "PrefixInformation",
 			"prefix":               o.Prefix.String(),
 			"on_link":              o.OnLink,
 			"autonomous":           o.Autonomous,
@@ -118,23 +118,23 @@ func ndOption(o mip6.NDOption) map[string]any {
 		}
 		return m
 	case *mip6.AdvertisementInterval:
-		return map[string]any{"type": "advertisement-interval", "interval_ms": o.Interval.Milliseconds()}
+		return map[string]any{"type": "AdvertisementInterval", "interval_ms": o.Interval.Milliseconds()}
 	case *mip6.HomeAgentInformation:
-		m := map[string]any{"type": "home-agent-information", "preference": o.Preference, "lifetime_s": int64(o.Lifetime.Seconds())}
+		m := map[string]any{"type": "HomeAgentInformation", "preference": o.Preference, "lifetime_s": int64(o.Lifetime.Seconds())}
 		if o.MobileRouter {
 			m["mobile_router"] = true
 		}
 		return m
 	case *mip6.NDLinkLayerAddress:
-		t := "source-link-layer-address"
+		t := "SourceLinkLayerAddress"
 		if o.Target {
-			t = "target-link-layer-address"
+			t = "TargetLinkLayerAddress"
 		}
 		return map[string]any{"type": t, "address": o.Addr.String()}
 	case *mip6.NDMTU:
-		return map[string]any{"type": "mtu", "mtu": o.MTU}
+		return map[string]any{"type": "MTU", "mtu": o.MTU}
 	case *mip6.RawNDOption:
-		return map[string]any{"type": "nd-option-" + strconv.Itoa(int(o.Type)), "data": hex.EncodeToString(o.Data)}
+		return map[string]any{"type": "Raw", "code": int(o.Type), "data": hex.EncodeToString(o.Data)}
 	}
 	return map[string]any{"type": "unknown"}
 }

@@ -144,7 +144,8 @@ func mobilityOption(o mip6.MobilityOption) map[string]any {
 			m["care_of_address"] = o.CareofAddress.String()
 		}
 	case *mip6.RawOption:
-		m["option_type"] = int(o.Type)
+		m["type"] = "Raw"
+		m["code"] = int(o.Type)
 		m["data"] = hex.EncodeToString(o.Data)
 	}
 	return m
