@@ -322,30 +322,17 @@ func (m *mac) free() {
 // wrap.
 type Timestamp uint64
 
-// ntpUnixOffset is the number of seconds from the NTP epoch (1900) to the
-// Unix epoch (1970): 70 years, 17 of them leap years.
-const ntpUnixOffset = (70*365 + 17) * 86400
-
 // TimestampFromTime returns the NTP timestamp of t, with the nanoseconds
-// rounded to the nearest 2^-32 s, so Time gives t back exactly for any t in
-// the representable range. t outside that range wraps modulo the era.
+// rounded to the nearest 2^-32 s (the conversion is the codec's:
+// mip6.ReplayProtectionAt).
 func TimestampFromTime(t time.Time) Timestamp {
-	secs := uint32(t.Unix() + ntpUnixOffset)
-	// Nanosecond() < 1e9, so frac < 2^32 - 3: it never carries into secs.
-	frac := (uint64(t.Nanosecond())<<32 + 5e8) / 1e9
-	return Timestamp(uint64(secs)<<32 | frac)
+	return Timestamp(mip6.ReplayProtectionAt(t).Timestamp)
 }
 
-// Time returns the instant ts stands for, in UTC, rounded to the
-// nanosecond. Seconds with the top bit clear belong to era 1 (from
-// 2036-02-07 06:28:16 UTC), the others to era 0 (RFC 4330 §3).
+// Time returns the instant ts stands for, in UTC, with the era rule of RFC
+// 4330 §3 (the codec's mip6.ReplayProtection.Time).
 func (ts Timestamp) Time() time.Time {
-	secs := int64(ts >> 32)
-	if secs < 1<<31 {
-		secs += 1 << 32
-	}
-	ns := (int64(uint32(ts))*1e9 + 1<<31) >> 32 // may be 1e9: time.Unix carries it
-	return time.Unix(secs-ntpUnixOffset, ns).UTC()
+	return (&mip6.ReplayProtection{Timestamp: uint64(ts)}).Time()
 }
 
 // After reports whether ts is later than u, comparing modulo 2^64 (serial

@@ -1,9 +1,6 @@
 package conf
 
 import (
-	"os"
-	"reflect"
-
 	"github.com/gomip6/gomip6/mip6"
 )
 
@@ -40,29 +37,16 @@ func defaultCN() CN {
 
 // LoadCN reads and validates cnd.toml. A file that cannot be read gives
 // the os error; a file with problems gives [Errors] listing all of them.
-func LoadCN(path string) (*CN, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseCN(data)
-}
+func LoadCN(path string) (*CN, error) { return load(path, ParseCN) }
 
 // ParseCN validates the content of a cnd.toml and fills in the defaults.
-func ParseCN(data []byte) (*CN, error) {
-	c := defaultCN()
-	d, parsed := decodeFile(data, &c)
-	if parsed {
-		if k := "max_binding_lifetime"; d.usable(k) {
-			d.checkLifetime(k, c.MaxBindingLifetime, mip6.MaxRRBindingLifetime)
-		}
-		d.checkRateLimit("rate_limit", c.RateLimit)
-		d.checkControl("control", c.Control)
-		d.checkLog("log", c.Log)
-		d.sortProblems(reflect.TypeFor[CN]())
+func ParseCN(data []byte) (*CN, error) { return parse(data, defaultCN(), (*decoder).validateCN) }
+
+func (d *decoder) validateCN(c *CN) {
+	if k := "max_binding_lifetime"; d.usable(k) {
+		d.checkLifetime(k, c.MaxBindingLifetime, mip6.MaxRRBindingLifetime)
 	}
-	if len(d.problems) > 0 {
-		return nil, d.problems
-	}
-	return &c, nil
+	d.checkRateLimit("rate_limit", c.RateLimit)
+	d.checkControl("control", c.Control)
+	d.checkLog("log", c.Log)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -427,4 +428,28 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// load reads a file and hands it to parse: the os error for a file that
+// cannot be read, else what parse says.
+func load[T any](path string, parse func([]byte) (*T, error)) (*T, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(data)
+}
+
+// parse decodes data over the defaults in c, runs validate when the TOML
+// itself decoded, and returns the config or every problem found.
+func parse[T any](data []byte, c T, validate func(*decoder, *T)) (*T, error) {
+	d, parsed := decodeFile(data, &c)
+	if parsed {
+		validate(d, &c)
+		d.sortProblems(reflect.TypeFor[T]())
+	}
+	if len(d.problems) > 0 {
+		return nil, d.problems
+	}
+	return &c, nil
 }

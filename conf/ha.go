@@ -3,8 +3,6 @@ package conf
 import (
 	"fmt"
 	"net/netip"
-	"os"
-	"reflect"
 	"time"
 
 	"github.com/gomip6/gomip6/mip6"
@@ -216,27 +214,10 @@ func defaultHA() HA {
 
 // LoadHA reads and validates had.toml. A file that cannot be read gives
 // the os error; a file with problems gives [Errors] listing all of them.
-func LoadHA(path string) (*HA, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseHA(data)
-}
+func LoadHA(path string) (*HA, error) { return load(path, ParseHA) }
 
 // ParseHA validates the content of a had.toml and fills in the defaults.
-func ParseHA(data []byte) (*HA, error) {
-	c := defaultHA()
-	d, parsed := decodeFile(data, &c)
-	if parsed {
-		d.validateHA(&c)
-		d.sortProblems(reflect.TypeFor[HA]())
-	}
-	if len(d.problems) > 0 {
-		return nil, d.problems
-	}
-	return &c, nil
-}
+func ParseHA(data []byte) (*HA, error) { return parse(data, defaultHA(), (*decoder).validateHA) }
 
 func (d *decoder) validateHA(c *HA) {
 	if d.usable("state_file") {

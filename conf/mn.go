@@ -3,8 +3,6 @@ package conf
 import (
 	"fmt"
 	"net/netip"
-	"os"
-	"reflect"
 	"time"
 
 	"github.com/gomip6/gomip6/mip6"
@@ -130,27 +128,10 @@ func (c *MN) RouteOptimizationFor(cn netip.Addr) bool {
 
 // LoadMN reads and validates mnd.toml. A file that cannot be read gives
 // the os error; a file with problems gives [Errors] listing all of them.
-func LoadMN(path string) (*MN, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseMN(data)
-}
+func LoadMN(path string) (*MN, error) { return load(path, ParseMN) }
 
 // ParseMN validates the content of an mnd.toml and fills in the defaults.
-func ParseMN(data []byte) (*MN, error) {
-	c := defaultMN()
-	d, parsed := decodeFile(data, &c)
-	if parsed {
-		d.validateMN(&c)
-		d.sortProblems(reflect.TypeFor[MN]())
-	}
-	if len(d.problems) > 0 {
-		return nil, d.problems
-	}
-	return &c, nil
-}
+func ParseMN(data []byte) (*MN, error) { return parse(data, defaultMN(), (*decoder).validateMN) }
 
 func (d *decoder) validateMN(c *MN) {
 	if d.required("id", `the node's NAI, e.g. "laptop@home.example"`) {

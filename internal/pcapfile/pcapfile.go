@@ -61,9 +61,7 @@ type Reader struct {
 
 type ngIface struct {
 	linkType uint32
-	tsUnit   time.Duration // tick length; 0 means 1 µs
-	tsPow10  bool
-	tsres    uint8
+	tsres    uint8 // if_tsresol: 10^-n s, or 2^-n s with the top bit set
 }
 
 const (
