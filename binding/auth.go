@@ -56,14 +56,14 @@ func (a Algorithm) Size() int {
 	return 0
 }
 
-// String returns the configuration name: "hmac-sha1-96", "hmac-sha256-128"
+// String returns the configuration name: "hmac-sha1", "hmac-sha256"
 // or "algorithm(n)".
 func (a Algorithm) String() string {
 	switch a {
 	case HMACSHA1_96:
-		return "hmac-sha1-96"
+		return "hmac-sha1"
 	case HMACSHA256_128:
-		return "hmac-sha256-128"
+		return "hmac-sha256"
 	}
 	return fmt.Sprintf("algorithm(%d)", uint8(a))
 }
@@ -72,12 +72,12 @@ func (a Algorithm) String() string {
 // insensitively.
 func ParseAlgorithm(s string) (Algorithm, error) {
 	switch strings.ToLower(s) {
-	case "hmac-sha1-96":
+	case "hmac-sha1":
 		return HMACSHA1_96, nil
-	case "hmac-sha256-128":
+	case "hmac-sha256":
 		return HMACSHA256_128, nil
 	}
-	return 0, fmt.Errorf("binding: unknown MN-HA algorithm %q (want hmac-sha1-96 or hmac-sha256-128)", s)
+	return 0, fmt.Errorf("binding: unknown MN-HA algorithm %q (want hmac-sha1 or hmac-sha256)", s)
 }
 
 // MarshalText implements encoding.TextMarshaler, so configuration files

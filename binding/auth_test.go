@@ -177,8 +177,8 @@ func TestAlgorithm(t *testing.T) {
 		size int
 		name string
 	}{
-		{HMACSHA1_96, 12, "hmac-sha1-96"},
-		{HMACSHA256_128, 16, "hmac-sha256-128"},
+		{HMACSHA1_96, 12, "hmac-sha1"},
+		{HMACSHA256_128, 16, "hmac-sha256"},
 		{0, 0, "algorithm(0)"},
 		{200, 0, "algorithm(200)"},
 	}
@@ -213,7 +213,7 @@ func TestAlgorithm(t *testing.T) {
 		SPI uint32
 		Alg Algorithm
 	}
-	if _, err := toml.Decode("spi = 300\nalg = \"hmac-sha256-128\"\n", &conf); err != nil || conf.Alg != HMACSHA256_128 {
+	if _, err := toml.Decode("spi = 300\nalg = \"hmac-sha256\"\n", &conf); err != nil || conf.Alg != HMACSHA256_128 {
 		t.Errorf("toml: %+v, %v", conf, err)
 	}
 	if MinMobilitySPI != 256 {

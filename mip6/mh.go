@@ -482,6 +482,11 @@ func (m *CareofTest) appendBody(b []byte, start int) ([]byte, error) {
 
 // lifetimeUnits converts a BU or BA lifetime to its 16-bit wire value.
 func lifetimeUnits(t MHType, d time.Duration) (uint16, error) {
+	// The fast case first: the label for the error is built only when
+	// there is one, so marshalling a BA does not allocate for it.
+	if d >= 0 && d%LifetimeUnit == 0 && d <= MaxLifetime {
+		return uint16(d / LifetimeUnit), nil
+	}
 	u, err := durationUnits(t.String()+" Lifetime", d, LifetimeUnit, 0xffff)
 	return uint16(u), err
 }

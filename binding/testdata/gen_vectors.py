@@ -155,7 +155,7 @@ def mnha_message(kind, alg, spi, ts, seq):
     body += pad(6)  # replay option at 8n+2
     assert 6 + len(body) == 18
     body += struct.pack("!BBQ", 10, 8, ts)
-    size = 12 if alg == "hmac-sha1-96" else 16
+    size = 12 if alg == "hmac-sha1" else 16
     # Authentication option at 4n+1 (SPI 4-aligned), placed so the header
     # ends on an 8-octet boundary: 29 for 12 octets of data, 33 for 16.
     start = 29 if size == 12 else 33
@@ -171,7 +171,7 @@ def mnha_case(name, kind, alg, key, coa, hoa, spi, ts, seq):
     msg[4:6] = b"\xbe\xef"
     data = bytearray(msg[:off])
     data[4:6] = b"\x00\x00"  # RFC 4285 §5.1: Checksum set to 0
-    digest = hashlib.sha1 if alg == "hmac-sha1-96" else hashlib.sha256
+    digest = hashlib.sha1 if alg == "hmac-sha1" else hashlib.sha256
     auth = hmac_first(key, a16(coa) + a16(hoa) + bytes(data), digest, size)
     msg[off:off + size] = auth
     ha = "2001:db8:1::1"
@@ -221,11 +221,11 @@ def main():
     long_key = bytes(range(0x40, 0x40 + 80))  # > 64 octets: hashed first (RFC 2104 §2)
     ts = 0xEC8F4A2D80000000
     mnha = [
-        mnha_case("bu-sha1", "bu", "hmac-sha1-96", key16, "2001:db8:2::200", "2001:db8:1::100", 256, ts, 42),
-        mnha_case("ba-sha1", "ba", "hmac-sha1-96", key16, "2001:db8:2::200", "2001:db8:1::100", 256, ts, 42),
-        mnha_case("bu-sha256", "bu", "hmac-sha256-128", key16, "2001:db8:2::200", "2001:db8:1::100", 0x10000, ts + 1, 43),
-        mnha_case("bu-sha256-longkey", "bu", "hmac-sha256-128", long_key, "::ffff:192.0.2.7", "2001:db8:1::100", 0xFFFFFFFF, ts + 2, 44),
-        mnha_case("bu-sha1-longkey", "bu", "hmac-sha1-96", long_key, "2001:db8:2::200", "2001:db8:1::100", 300, ts + 3, 45),
+        mnha_case("bu-sha1", "bu", "hmac-sha1", key16, "2001:db8:2::200", "2001:db8:1::100", 256, ts, 42),
+        mnha_case("ba-sha1", "ba", "hmac-sha1", key16, "2001:db8:2::200", "2001:db8:1::100", 256, ts, 42),
+        mnha_case("bu-sha256", "bu", "hmac-sha256", key16, "2001:db8:2::200", "2001:db8:1::100", 0x10000, ts + 1, 43),
+        mnha_case("bu-sha256-longkey", "bu", "hmac-sha256", long_key, "::ffff:192.0.2.7", "2001:db8:1::100", 0xFFFFFFFF, ts + 2, 44),
+        mnha_case("bu-sha1-longkey", "bu", "hmac-sha1", long_key, "2001:db8:2::200", "2001:db8:1::100", 300, ts + 3, 45),
     ]
     ntps = [
         ntp_case(1970, 1, 1, 0, 0, 0, 0),

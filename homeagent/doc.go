@@ -1,0 +1,72 @@
+// Package homeagent is the protocol core of the home agent (RFC 6275 §10):
+// Binding Update processing for home registrations with RFC 4285 MN-HA
+// authentication, the binding cache that results, and its expiry. It has
+// no sockets, reads no clock and logs nothing: the had daemon (and tests)
+// feed it received Mobility Headers with the current time and act on the
+// Result it returns: send the Binding Acknowledgement it built (complete,
+// authenticated and checksummed, to be wrapped in IPv6 with a type 2
+// routing header), run Duplicate Address Detection when asked, install or
+// withdraw proxy Neighbor Discovery.
+//
+// # Ownership
+//
+// A HomeAgent and its binding.Cache belong to one goroutine. The data
+// plane reads the lock-free tunnel.Table, which the HomeAgent updates
+// after every change when Options.Table is set.
+//
+// # Authentication and what gets an answer
+//
+// Authentication is always on: every Binding Update must carry the
+// Mobility Message Authentication option (RFC 4285 §5) with subtype MN-HA
+// as its first authentication option, the MN Identifier option (RFC 4283)
+// and the Mobility Message Replay Protection option (RFC 4285 §6). Which
+// failures are answered:
+//
+//   - no MN-HA option, or an SPI with no security association: silent
+//     drop. There is no key to authenticate an answer with, and the
+//     mobile node discards unauthenticated acknowledgements anyway; an
+//     unauthenticated sender gets nothing back (no reflection).
+//   - a wrong authenticator under a known SPI: 146 (MIPV6-AUTH-FAIL),
+//     authenticated under that SPI's key, so the genuine node can tell a
+//     key mismatch from packet loss.
+//   - an MN Identifier missing or naming another node than the SPI's:
+//     144 (MIPV6-ID-MISMATCH).
+//   - a timestamp missing, too far from the home agent's clock, or not
+//     later than the node's last accepted one: 145 (MIPV6-MESG-ID-REQD),
+//     with the home agent's current time in the Replay Protection option
+//     so the mobile node can resynchronise (RFC 4285 §6).
+//
+// Checks of RFC 6275 come after authentication, so that an
+// unauthenticated sender learns nothing about the cache: 139, 132, 133,
+// 135, then de-registration (§10.3.2, 133 without a binding), the NEMO
+// checks of RFC 3963 (140-142), and DAD (134, through CompleteDAD).
+// Status 131 (home registration not supported) is never sent: this code
+// only runs on a home agent, and one with no security associations drops
+// every Binding Update as unauthenticated before it could apply. A
+// Binding Update without the H flag for an address with no home
+// registration is a correspondent registration without the return
+// routability options, silently discarded (§9.5.1).
+//
+// Nothing but an accepted Binding Update changes state: rejected and
+// dropped ones leave the cache and the node's replay window as they
+// were, so a forged or replayed message cannot even move the window. (A
+// Binding Update that passed every check and waits for DAD moves the
+// window, so it cannot be replayed while DAD runs.)
+//
+// # Rate limiting
+//
+// A token bucket per source /64 (IPv4: per address) runs before
+// everything else, the MAC included. After the MAC it would only meter
+// traffic that already authenticated and do nothing against a forged
+// flood; before it, it bounds both the CPU a source can take and the
+// answers (144-146) it can draw. See RateLimiter.
+//
+// # Lifetimes
+//
+// The lifetime granted is the one asked for, capped by home.max_lifetime
+// and by the home address's lifetime (the home prefix's valid lifetime
+// that the built-in router advertisements give it, RFC 6275 §10.3.1),
+// rounded down to 4-second units. Each accepted registration's BA
+// carries a Binding Refresh Advice (§6.2.4) of three quarters of the
+// lifetime.
+package homeagent

@@ -1,0 +1,859 @@
+package homeagent
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/gomip6/gomip6/binding"
+	"github.com/gomip6/gomip6/conf"
+	"github.com/gomip6/gomip6/mip6"
+	"github.com/gomip6/gomip6/tunnel"
+)
+
+// Packet is a received Mobility Header message with the addresses the
+// caller found around it.
+type Packet struct {
+	// Src and Dst are the IPv6 Source and Destination Address fields as
+	// received: Src the care-of address (before the Home Address option
+	// swap of RFC 6275 §9.3.1), Dst this home agent's address.
+	Src, Dst netip.Addr
+	// HomeAddress is the address of the Home Address destination option,
+	// or the zero Addr when there was none (a mobile node on its home
+	// link de-registering from its home address, RFC 6275 §11.5.4).
+	HomeAddress netip.Addr
+	// MH is the Mobility Header, from its Payload Proto octet.
+	MH []byte
+}
+
+// Verdict says what the caller does with a Result.
+type Verdict uint8
+
+// Verdicts.
+const (
+	// Drop: send nothing, no state changed (Result.Drop says why).
+	Drop Verdict = iota
+	// Reply: send Result.BA to Result.BADst with a type 2 routing header
+	// carrying Result.HomeAddress (none when the two are equal).
+	Reply
+	// Silent: the Binding Update was accepted but its A flag was clear,
+	// so RFC 6275 §10.3.1 asks for no acknowledgement.
+	Silent
+	// NeedsDAD: a new binding waits for Duplicate Address Detection of
+	// Result.HomeAddress (and Result.LinkLocal when valid); run it, then
+	// call CompleteDAD. No binding exists yet.
+	NeedsDAD
+	// DADPending: DAD for this home address is already running; the
+	// Binding Update replaced the one waiting for it. Nothing to do.
+	DADPending
+)
+
+// String names the verdict.
+func (v Verdict) String() string {
+	switch v {
+	case Drop:
+		return "drop"
+	case Reply:
+		return "reply"
+	case Silent:
+		return "silent"
+	case NeedsDAD:
+		return "needs-dad"
+	case DADPending:
+		return "dad-pending"
+	}
+	return fmt.Sprintf("verdict(%d)", uint8(v))
+}
+
+// DropReason says why a message was dropped without a reply.
+type DropReason uint8
+
+// Reasons for a silent drop.
+const (
+	NotDropped DropReason = iota
+	// DropRateLimited: the source's token bucket was empty.
+	DropRateLimited
+	// DropChecksum: the Mobility Header checksum failed (RFC 6275 §9.2).
+	DropChecksum
+	// DropMalformed: the Mobility Header did not parse (RFC 6275 §9.2);
+	// Result.Err holds the parser's error, an *mip6.MHHeaderError when
+	// the caller should answer with an ICMPv6 Parameter Problem.
+	DropMalformed
+	// DropNotBU: a message other than a Binding Update; not this
+	// function's business.
+	DropNotBU
+	// DropBadCareOf: the care-of address cannot be routed to (RFC 6275
+	// §9.5.1 asks for a unicast routable address).
+	DropBadCareOf
+	// DropNoAuth: no MN-HA Mobility Message Authentication option (RFC
+	// 4285 §5): there is no security association to answer under, and
+	// an unauthenticated answer would be discarded by the mobile node.
+	DropNoAuth
+	// DropUnknownSPI: the option's SPI names no security association.
+	DropUnknownSPI
+	// DropNotHomeRegistration: the H flag is clear and there is no home
+	// registration to change: a correspondent registration without the
+	// return routability options, which RFC 6275 §9.5.1 discards.
+	DropNotHomeRegistration
+	// DropNotPending: CompleteDAD for an address with no DAD waiting.
+	DropNotPending
+	// DropInternal: the Binding Acknowledgement could not be built
+	// (Result.Err says why). With a configuration conf accepted, it does
+	// not happen.
+	DropInternal
+)
+
+var dropNames = [...]string{"not-dropped", "rate-limited", "checksum", "malformed", "not-binding-update",
+	"bad-care-of-address", "no-authentication", "unknown-spi", "not-home-registration", "not-pending", "internal"}
+
+// String names the reason.
+func (r DropReason) String() string {
+	if int(r) < len(dropNames) {
+		return dropNames[r]
+	}
+	return fmt.Sprintf("drop(%d)", uint8(r))
+}
+
+// Change is what happened to the binding cache.
+type Change uint8
+
+// Changes.
+const (
+	// NoChange: the cache is as it was.
+	NoChange Change = iota
+	// Created: a new binding (install proxy ND, tunnel, gratuitous NA).
+	Created
+	// Refreshed: same care-of address, new lifetime.
+	Refreshed
+	// Moved: a new care-of address (re-point the tunnel).
+	Moved
+	// Deleted: de-registration (withdraw everything).
+	Deleted
+)
+
+// String names the change.
+func (c Change) String() string {
+	switch c {
+	case NoChange:
+		return "none"
+	case Created:
+		return "created"
+	case Refreshed:
+		return "refreshed"
+	case Moved:
+		return "moved"
+	case Deleted:
+		return "deleted"
+	}
+	return fmt.Sprintf("change(%d)", uint8(c))
+}
+
+// Result is the outcome of a Binding Update.
+type Result struct {
+	Verdict Verdict
+	Drop    DropReason
+	// Err is the parse error behind DropMalformed.
+	Err error
+	// Status is the status of the Binding Acknowledgement, when one is
+	// sent or would be (Silent).
+	Status mip6.Status
+	// BA is the whole Binding Acknowledgement Mobility Header, with its
+	// MN-HA authenticator and checksum computed (pseudo-header: the
+	// received Dst as source, HomeAddress as destination, which is what
+	// RFC 6275 §6.1.1 takes with a type 2 routing header). It is
+	// appended to the buffer passed to ProcessBU.
+	BA []byte
+	// BADst is the IPv6 destination of the BA: the care-of address.
+	BADst netip.Addr
+	// HomeAddress is the mobile node's home address.
+	HomeAddress netip.Addr
+	// LinkLocal is the link-local address with the home address's
+	// interface identifier, when the L flag asks the home agent to
+	// defend it too (RFC 6275 §10.3.1); the zero Addr otherwise.
+	LinkLocal netip.Addr
+	// Change says how the cache changed; Binding is the binding after
+	// the change (for Deleted: the binding removed) and Previous the one
+	// before a refresh or move.
+	Change   Change
+	Binding  binding.Entry
+	Previous binding.Entry
+}
+
+// Options are the knobs of a HomeAgent that are not in had.toml.
+type Options struct {
+	// Table, when not nil, is the data plane's binding table: the home
+	// agent installs and removes each binding's home address (and mobile
+	// network prefixes) there as the cache changes.
+	Table *tunnel.Table
+	// SkipDAD accepts new bindings at once instead of returning
+	// NeedsDAD. For tests and benchmarks, or a link where addresses are
+	// assigned only by this home agent.
+	SkipDAD bool
+	// ReplaySkew is the "close enough" of RFC 4285 §5.1; 0 means
+	// binding.DefaultReplaySkew.
+	ReplaySkew time.Duration
+	// RateBuckets is the size of the rate limiter's table; 0 means 65536.
+	RateBuckets int
+	// CacheHint sizes the binding cache; 0 sizes it for the configured
+	// mobile nodes.
+	CacheHint int
+	// DADTimeout is how long a NeedsDAD waits for CompleteDAD before a
+	// new Binding Update for the address starts DAD again; 0 means
+	// DefaultDADTimeout.
+	DADTimeout time.Duration
+}
+
+// DefaultDADTimeout comfortably covers RFC 4862's DAD with the defaults
+// of RFC 4861 §10: one Neighbor Solicitation and RetransTimer, 1 s.
+const DefaultDADTimeout = 5 * time.Second
+
+// node is one configured mobile node and its security association.
+type node struct {
+	id       []byte
+	hoa      netip.Addr
+	spi      uint32
+	key      []byte
+	alg      binding.Algorithm
+	prefixes []netip.Prefix
+	replay   binding.ReplayGuard
+}
+
+// HomeAgent is the Binding Update processing of a home agent (RFC 6275
+// §10.3, RFC 4285, RFC 3963): it owns the binding cache and turns each
+// received Binding Update into a Result. It does no I/O and reads no
+// clock. It is owned by one goroutine, like its Cache.
+type HomeAgent struct {
+	prefix      netip.Prefix
+	addr        netip.Addr
+	maxLifetime time.Duration
+	hoaLifetime time.Duration // 0: unbounded
+	nodes       []node
+	bySPI       map[uint32]uint32
+	byHoA       map[[16]byte]uint32 // pointer-free: nothing for the GC to scan
+	cache       *binding.Cache
+	table       *tunnel.Table
+	limiter     *RateLimiter
+	skipDAD     bool
+	dadTimeout  time.Duration
+	pending     map[netip.Addr]*pending
+	opts0       Options
+	rate        conf.RateLimit
+
+	// Scratch for building Binding Acknowledgements without allocating.
+	ba      mip6.BindingAck
+	opts    [4]mip6.MobilityOption
+	bra     mip6.BindingRefreshAdvice
+	mnid    mip6.MNIdentifier
+	rp      mip6.ReplayProtection
+	auth    mip6.Authentication
+	zeros   [32]byte
+	expired []binding.Entry
+}
+
+// pending is a Binding Update accepted but for its DAD.
+type pending struct {
+	n       uint32
+	bu      buInfo
+	dst     netip.Addr
+	started time.Time
+}
+
+// New builds a HomeAgent from a validated had.toml.
+func New(cfg *conf.HA, o Options) (*HomeAgent, error) {
+	if cfg == nil {
+		return nil, errors.New("homeagent: nil configuration")
+	}
+	h := &HomeAgent{
+		prefix:      cfg.Home.Prefix.Masked(),
+		addr:        cfg.Home.Address,
+		maxLifetime: cfg.Home.MaxLifetime.Std(),
+		bySPI:       make(map[uint32]uint32, len(cfg.MobileNodes)),
+		byHoA:       make(map[[16]byte]uint32, len(cfg.MobileNodes)),
+		table:       o.Table,
+		limiter:     NewRateLimiter(cfg.RateLimit.Rate, cfg.RateLimit.Burst, o.RateBuckets),
+		skipDAD:     o.SkipDAD,
+		dadTimeout:  o.DADTimeout,
+		pending:     make(map[netip.Addr]*pending),
+		opts0:       o,
+		rate:        cfg.RateLimit,
+	}
+	if h.dadTimeout <= 0 {
+		h.dadTimeout = DefaultDADTimeout
+	}
+	if !h.prefix.IsValid() || !h.addr.IsValid() {
+		return nil, errors.New("homeagent: home.prefix and home.address are required")
+	}
+	if h.maxLifetime <= 0 || h.maxLifetime > mip6.MaxLifetime {
+		h.maxLifetime = min(max(h.maxLifetime, mip6.LifetimeUnit), mip6.MaxLifetime)
+	}
+	// RFC 6275 §10.3.1: the lifetime granted must not exceed the
+	// remaining lifetime of the home address. The home agent's own
+	// advertisements give every home address the prefix's valid
+	// lifetime, refreshed with each RA, so that is the bound; the
+	// all-ones value means infinity (RFC 4861 §4.6.2).
+	if ra := cfg.RouterAdvertisements; ra.Enabled && ra.PrefixValidLifetime.Std() != 0xffffffff*time.Second {
+		h.hoaLifetime = ra.PrefixValidLifetime.Std()
+	}
+	for i, mn := range cfg.MobileNodes {
+		alg, err := algorithm(mn.Algorithm)
+		if err != nil {
+			return nil, fmt.Errorf("homeagent: mobile_node[%d]: %w", i, err)
+		}
+		if _, dup := h.bySPI[mn.SPI]; dup {
+			return nil, fmt.Errorf("homeagent: mobile_node[%d]: SPI %d used twice", i, mn.SPI)
+		}
+		if _, dup := h.byHoA[mn.HomeAddress.As16()]; dup {
+			return nil, fmt.Errorf("homeagent: mobile_node[%d]: home address %v used twice", i, mn.HomeAddress)
+		}
+		if len(mn.Key) == 0 || mn.ID == "" || !mn.HomeAddress.Is6() {
+			return nil, fmt.Errorf("homeagent: mobile_node[%d]: id, home_address and key are required", i)
+		}
+		h.nodes = append(h.nodes, node{
+			id: []byte(mn.ID), hoa: mn.HomeAddress, spi: mn.SPI, key: mn.Key, alg: alg,
+			prefixes: mn.MobilePrefixes, replay: binding.ReplayGuard{Skew: o.ReplaySkew},
+		})
+		h.bySPI[mn.SPI] = uint32(i)
+		h.byHoA[mn.HomeAddress.As16()] = uint32(i)
+	}
+	hint := o.CacheHint
+	if hint == 0 {
+		hint = len(cfg.MobileNodes)
+	}
+	h.cache = binding.NewCache(hint)
+	return h, nil
+}
+
+// algorithm maps the configuration's algorithm name (conf.Algorithms, the
+// same names binding uses) to binding's; empty is the RFC 4285 default.
+func algorithm(s string) (binding.Algorithm, error) {
+	if s == "" {
+		return binding.HMACSHA1_96, nil
+	}
+	return binding.ParseAlgorithm(s)
+}
+
+// Cache returns the binding cache, for status reports and persistence
+// (binding.SaveStateFile). The caller must not change it.
+func (h *HomeAgent) Cache() *binding.Cache { return h.cache }
+
+// buInfo is what ProcessBU extracts from a Binding Update.
+type buInfo struct {
+	seq      uint16
+	flags    mip6.BUFlags
+	lifetime time.Duration
+	hoa, coa netip.Addr
+	ts       uint64
+	hasTS    bool
+	mnid     *mip6.MNIdentifier
+	prefixes []netip.Prefix
+}
+
+// ProcessBU processes a received Binding Update at now, following RFC
+// 6275 §9.5.1 and §10.3.1-10.3.2 with the MN-HA authentication of RFC
+// 4285, and appends the Binding Acknowledgement to send, if any, to buf.
+//
+// The checks, in order, and what fails them:
+//
+//  1. Rate limit per source (RateLimiter), before anything costs CPU:
+//     silent drop. It comes before the MAC check because a limit after
+//     it would only meter traffic that already authenticated, doing
+//     nothing against a forged flood; and an unauthenticated sender must
+//     not be able to make the home agent send unbounded replies.
+//  2. Checksum and parsing (§9.2): silent drop.
+//  3. Care-of address unicast routable (§9.5.1): silent drop.
+//  4. An MN-HA Authentication option whose SPI names a security
+//     association (RFC 4285 §5.1): silent drop otherwise, since no key
+//     exists to authenticate a reply with.
+//  5. Its authenticator: BA 146 (MIPV6-AUTH-FAIL), authenticated.
+//  6. The MN Identifier option names the association's node (RFC 4283,
+//     RFC 4285 §5): BA 144 (MIPV6-ID-MISMATCH).
+//  7. The Replay Protection timestamp (RFC 4285 §6): present, within
+//     the skew of now, later than the node's last: BA 145
+//     (MIPV6-MESG-ID-REQD) carrying the home agent's time.
+//  8. H flag (§9.5.1): clear with a home registration for the address:
+//     BA 139; clear without: silent drop.
+//  9. Home address on the home prefix (§10.3.1): BA 132; owned by this
+//     node: BA 133.
+//  10. Sequence number greater than the binding's (§9.5.1): BA 135
+//     carrying the binding's sequence number.
+//  11. De-registration (lifetime 0 or care-of = home address, §10.3.2):
+//     BA 133 without a binding, else delete.
+//  12. R flag (RFC 3963 §6.1): BA 140, 141, 142.
+//  13. A new binding waits for DAD (§10.3.1): NeedsDAD.
+//
+// Only an accepted Binding Update changes state: the cache entry and the
+// node's replay window (a Binding Update waiting for DAD already moves
+// the window, so that it cannot be replayed meanwhile). Everything
+// rejected or dropped leaves both as they were.
+func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
+	if !h.limiter.Allow(p.Src, now) {
+		return Result{Drop: DropRateLimited}
+	}
+	hoa := p.HomeAddress
+	if !hoa.IsValid() {
+		hoa = p.Src
+	}
+	if !mip6.VerifyMHChecksum(p.MH, hoa, p.Dst) {
+		return Result{Drop: DropChecksum}
+	}
+	msg, err := mip6.ParseMessage(p.MH)
+	if err != nil {
+		return Result{Drop: DropMalformed, Err: err}
+	}
+	bu, ok := msg.(*mip6.BindingUpdate)
+	if !ok {
+		return Result{Drop: DropNotBU}
+	}
+	in := buInfo{seq: bu.Sequence, flags: bu.Flags, lifetime: bu.Lifetime, hoa: hoa, coa: p.Src}
+	var auth *mip6.Authentication
+	sawAuth := false
+	for _, o := range bu.Options {
+		switch o := o.(type) {
+		case *mip6.AlternateCareofAddress:
+			// §6.2.5, §9.5.1: the option, when present, is the
+			// care-of address (covered by the authenticator).
+			in.coa = o.Address
+		case *mip6.MNIdentifier:
+			if in.mnid == nil {
+				in.mnid = o
+			}
+		case *mip6.ReplayProtection:
+			if !in.hasTS {
+				in.ts, in.hasTS = o.Timestamp, true
+			}
+		case *mip6.MobileNetworkPrefix:
+			in.prefixes = append(in.prefixes, o.Prefix)
+		case *mip6.Authentication:
+			// Only the first Authentication option is ours to check
+			// (RFC 4285 §5: an MN-AAA option may follow it).
+			if !sawAuth && o.Subtype == mip6.AuthSubtypeMNHA {
+				auth = o
+			}
+			sawAuth = true
+		}
+	}
+	if !routable(in.coa) {
+		return Result{Drop: DropBadCareOf}
+	}
+	if auth == nil {
+		return Result{Drop: DropNoAuth}
+	}
+	ni, ok := h.bySPI[auth.SPI]
+	if !ok {
+		return Result{Drop: DropUnknownSPI}
+	}
+	n := &h.nodes[ni]
+	res := Result{Verdict: Reply, BADst: in.coa, HomeAddress: hoa}
+	reject := func(s mip6.Status, seq uint16) Result {
+		res.Status = s
+		ba, err := h.appendBA(buf, n, &in, p.Dst, s, seq, 0, in.ts)
+		return withBA(res, ba, err)
+	}
+	// The parser checked that Header Len fits in p.MH; octets after it
+	// are not part of the message (RFC 8200 §4.7) nor of the MAC.
+	mh := p.MH[:(int(p.MH[1])+1)*8]
+	off, size, err := mip6.AuthenticatorOffset(mh, mip6.OptAuthentication)
+	if err != nil || size != n.alg.Size() || !binding.VerifyMNHAAuthenticator(n.alg, n.key, in.coa, hoa, mh, off) {
+		return reject(mip6.StatusAuthFailed, in.seq)
+	}
+	if in.mnid == nil || in.mnid.Subtype != mip6.MNIDSubtypeNAI ||
+		subtle.ConstantTimeCompare(in.mnid.Identifier, n.id) != 1 {
+		return reject(mip6.StatusIDMismatch, in.seq)
+	}
+	if !in.hasTS || n.replay.Check(binding.Timestamp(in.ts), now) != nil {
+		// RFC 4285 §6: answer with our own time, from which the node
+		// can correct its clock.
+		in.ts = uint64(binding.TimestampFromTime(now))
+		return reject(mip6.StatusMesgIDRequired, in.seq)
+	}
+	cur, have := h.cache.Lookup(hoa)
+	have = have && cur.Expires.After(now)
+	if in.flags&mip6.BUFlagH == 0 {
+		if have {
+			return reject(mip6.StatusRegistrationTypeChangeDenied, in.seq)
+		}
+		return Result{Drop: DropNotHomeRegistration}
+	}
+	if !h.prefix.Contains(hoa) {
+		return reject(mip6.StatusNotHomeSubnet, in.seq)
+	}
+	if hoa != n.hoa {
+		return reject(mip6.StatusNotHomeAgentForThisMN, in.seq)
+	}
+	if have && mip6.SeqLessEq(in.seq, cur.Sequence) {
+		// §9.5.1: the last accepted sequence number goes in the BA.
+		return reject(mip6.StatusSequenceOutOfWindow, cur.Sequence)
+	}
+	if in.lifetime == 0 || in.coa == hoa {
+		if !have {
+			return reject(mip6.StatusNotHomeAgentForThisMN, in.seq)
+		}
+		return h.deregister(buf, n, &in, p.Dst, cur, now)
+	}
+	var prefixes []netip.Prefix
+	if in.flags&mip6.BUFlagR != 0 {
+		var s mip6.Status
+		if prefixes, s = h.mobilePrefixes(n, in.prefixes); s != 0 {
+			return reject(s, in.seq)
+		}
+	}
+	in.prefixes = prefixes
+	if in.flags&mip6.BUFlagL != 0 {
+		res.LinkLocal = linkLocal(hoa)
+	}
+	if !have && !h.skipDAD {
+		// §10.3.1: DAD for the home address before the first
+		// binding. The timestamp is taken now, so a replay of this
+		// Binding Update while DAD runs is refused.
+		n.replay.Accept(binding.Timestamp(in.ts))
+		if pd := h.pending[hoa]; pd != nil && now.Sub(pd.started) < h.dadTimeout {
+			pd.bu, pd.dst = in, p.Dst
+			res.Verdict = DADPending
+			return res
+		}
+		// A DAD the caller never completed is started again rather
+		// than blocking the home address for good.
+		h.pending[hoa] = &pending{n: ni, bu: in, dst: p.Dst, started: now}
+		res.Verdict = NeedsDAD
+		return res
+	}
+	return h.accept(buf, ni, &in, p.Dst, cur, have, now, res)
+}
+
+// CompleteDAD finishes a binding that ProcessBU left waiting with
+// NeedsDAD: ok reports whether DAD found the home address (and the
+// link-local address, with L) free. It returns the BA to send, 0 with the
+// binding created or 134 (RFC 6275 §10.3.1) with no state, or a Drop
+// verdict when nothing was waiting for hoa.
+func (h *HomeAgent) CompleteDAD(buf []byte, hoa netip.Addr, ok bool, now time.Time) Result {
+	pd := h.pending[hoa]
+	if pd == nil {
+		return Result{Drop: DropNotPending}
+	}
+	delete(h.pending, hoa)
+	n := &h.nodes[pd.n]
+	in := pd.bu
+	res := Result{Verdict: Reply, BADst: in.coa, HomeAddress: hoa}
+	if in.flags&mip6.BUFlagL != 0 {
+		res.LinkLocal = linkLocal(hoa)
+	}
+	if !ok {
+		res.Status = mip6.StatusDADFailed
+		ba, err := h.appendBA(buf, n, &in, pd.dst, mip6.StatusDADFailed, in.seq, 0, in.ts)
+		return withBA(res, ba, err)
+	}
+	cur, have := h.cache.Lookup(hoa)
+	have = have && cur.Expires.After(now)
+	return h.accept(buf, pd.n, &in, pd.dst, cur, have, now, res)
+}
+
+// accept creates or updates the binding and builds the BA.
+func (h *HomeAgent) accept(buf []byte, ni uint32, in *buInfo, dst netip.Addr, cur binding.Entry, have bool, now time.Time, res Result) Result {
+	n := &h.nodes[ni]
+	lt := h.grant(in.lifetime)
+	e := binding.Entry{
+		HomeAddress:    in.hoa,
+		CareOf:         in.coa,
+		Sequence:       in.seq,
+		Flags:          in.flags,
+		Lifetime:       lt,
+		Expires:        now.Add(lt),
+		MobilePrefixes: in.prefixes,
+		Timestamp:      binding.Timestamp(in.ts),
+		Node:           ni,
+	}
+	n.replay.Accept(binding.Timestamp(in.ts))
+	old, existed := h.cache.Set(e)
+	res.Binding = e
+	switch {
+	case !have:
+		res.Change = Created
+	case cur.CareOf == e.CareOf && cur.CareOfPort == e.CareOfPort:
+		res.Change, res.Previous = Refreshed, cur
+	default:
+		res.Change, res.Previous = Moved, cur
+	}
+	// An expired entry Tick has not collected yet is replaced too: its
+	// prefixes must go from the table like those of a live one.
+	h.install(&e, &old, existed)
+	res.Status = mip6.StatusAccepted
+	if in.flags&mip6.BUFlagA == 0 {
+		res.Verdict = Silent
+		return res
+	}
+	ba, err := h.appendBA(buf, n, in, dst, mip6.StatusAccepted, in.seq, lt, in.ts)
+	return withBA(res, ba, err)
+}
+
+// deregister deletes a binding (RFC 6275 §10.3.2).
+func (h *HomeAgent) deregister(buf []byte, n *node, in *buInfo, dst netip.Addr, cur binding.Entry, now time.Time) Result {
+	n.replay.Accept(binding.Timestamp(in.ts))
+	h.cache.Delete(in.hoa)
+	h.uninstall(&cur)
+	res := Result{Verdict: Reply, Status: mip6.StatusAccepted, BADst: in.coa, HomeAddress: in.hoa,
+		Change: Deleted, Binding: cur}
+	if in.flags&mip6.BUFlagA == 0 {
+		res.Verdict = Silent
+		return res
+	}
+	ba, err := h.appendBA(buf, n, in, dst, mip6.StatusAccepted, in.seq, 0, in.ts)
+	return withBA(res, ba, err)
+}
+
+// grant caps a requested lifetime (RFC 6275 §10.3.1): by max_lifetime, by
+// the home address's remaining lifetime, rounded down to whole 4-second
+// units, and at least one unit (the request was not 0).
+func (h *HomeAgent) grant(req time.Duration) time.Duration {
+	lt := min(req, h.maxLifetime)
+	if h.hoaLifetime > 0 {
+		lt = min(lt, h.hoaLifetime)
+	}
+	lt -= lt % mip6.LifetimeUnit
+	return max(lt, mip6.LifetimeUnit)
+}
+
+// mobilePrefixes applies RFC 3963 §6.1 to a BU with the R flag: the node
+// must be allowed to act as a mobile router (it has prefixes in the
+// configuration: else 140); in explicit mode every prefix it lists must be
+// valid (141) and configured for it (142); in implicit mode (none listed)
+// it gets the configured ones.
+func (h *HomeAgent) mobilePrefixes(n *node, asked []netip.Prefix) ([]netip.Prefix, mip6.Status) {
+	if len(n.prefixes) == 0 {
+		return nil, mip6.StatusMobileRouterNotPermitted
+	}
+	if len(asked) == 0 {
+		return n.prefixes, 0
+	}
+	for _, p := range asked {
+		a := p.Addr()
+		if !a.Is6() || a.Is4In6() || !a.IsGlobalUnicast() || p.Overlaps(h.prefix) {
+			return nil, mip6.StatusInvalidPrefix
+		}
+	}
+	for _, p := range asked {
+		found := false
+		for _, q := range n.prefixes {
+			if p.Masked() == q.Masked() {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return nil, mip6.StatusNotAuthorizedForPrefix
+		}
+	}
+	return asked, 0
+}
+
+// install mirrors a binding into the data plane table.
+func (h *HomeAgent) install(e, old *binding.Entry, hadOld bool) {
+	if h.table == nil {
+		return
+	}
+	if hadOld {
+		for _, p := range old.MobilePrefixes {
+			if !containsPrefix(e.MobilePrefixes, p) {
+				h.table.Delete(p)
+			}
+		}
+	}
+	ep := tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: h.addr, Remote: e.CareOf}
+	// Set only fails for an endpoint the checks above already refused.
+	h.table.Set(netip.PrefixFrom(e.HomeAddress, 128), ep)
+	for _, p := range e.MobilePrefixes {
+		h.table.Set(p, ep)
+	}
+}
+
+// uninstall withdraws a binding from the data plane table.
+func (h *HomeAgent) uninstall(e *binding.Entry) {
+	if h.table == nil {
+		return
+	}
+	h.table.Delete(netip.PrefixFrom(e.HomeAddress, 128))
+	for _, p := range e.MobilePrefixes {
+		h.table.Delete(p)
+	}
+}
+
+func containsPrefix(ps []netip.Prefix, p netip.Prefix) bool {
+	for _, q := range ps {
+		if q.Masked() == p.Masked() {
+			return true
+		}
+	}
+	return false
+}
+
+// Tick removes the bindings expired at now, withdraws them from the data
+// plane table, and returns them for the caller to withdraw the rest
+// (proxy Neighbor Discovery). The returned slice is reused by the next
+// call. It costs nothing when nothing is due: see binding.Cache.Expire.
+func (h *HomeAgent) Tick(now time.Time) []binding.Entry {
+	h.expired = h.cache.Expire(now, h.expired[:0])
+	for i := range h.expired {
+		h.uninstall(&h.expired[i])
+	}
+	return h.expired
+}
+
+// NextExpiry is when Tick next has work, for the caller's timer.
+func (h *HomeAgent) NextExpiry() (time.Time, bool) { return h.cache.NextExpiry() }
+
+// Restore adopts a cache loaded from the state file (binding.LoadStateFile)
+// after a restart, replacing the current one. Each binding is checked
+// against the configuration: one whose home address no configured node
+// owns any more, or that expired by now, is dropped, withdrawn from the
+// data plane table, and returned. Mobile network prefixes the node is no
+// longer configured for are dropped from its binding (RFC 3963 §6.1: the
+// home agent authorizes each). Kept bindings are installed in the data
+// plane table, and each node's replay window resumes from the last
+// timestamp it had accepted, so messages captured before the restart stay
+// refused.
+func (h *HomeAgent) Restore(c *binding.Cache, now time.Time) (dropped []binding.Entry) {
+	fresh := binding.NewCache(c.Len())
+	c.Range(func(e binding.Entry) bool {
+		ni, ok := h.byHoA[e.HomeAddress.As16()]
+		if !ok || !e.Expires.After(now) || !routable(e.CareOf) {
+			dropped = append(dropped, e)
+			h.uninstall(&e)
+			return true
+		}
+		var keep []netip.Prefix
+		for _, p := range e.MobilePrefixes {
+			if e.Flags&mip6.BUFlagR != 0 && containsPrefix(h.nodes[ni].prefixes, p) {
+				keep = append(keep, p)
+			} else if h.table != nil {
+				h.table.Delete(p)
+			}
+		}
+		e.MobilePrefixes = keep
+		e.Node = ni
+		fresh.Set(e)
+		h.nodes[ni].replay.Accept(e.Timestamp)
+		return true
+	})
+	h.cache = fresh
+	fresh.Range(func(e binding.Entry) bool {
+		h.install(&e, nil, false)
+		return true
+	})
+	return dropped
+}
+
+// Reload applies a new configuration (SIGHUP) and keeps the bindings
+// that are still allowed, as Restore checks them; it returns those that
+// are not, already withdrawn from the data plane table. Nodes whose
+// identifier, SPI and key are unchanged keep their replay windows. On an
+// error the home agent is unchanged.
+func (h *HomeAgent) Reload(cfg *conf.HA, now time.Time) (dropped []binding.Entry, err error) {
+	nh, err := New(cfg, h.opts0)
+	if err != nil {
+		return nil, err
+	}
+	for i := range nh.nodes {
+		nn := &nh.nodes[i]
+		oi, ok := h.bySPI[nn.spi]
+		if !ok {
+			continue
+		}
+		on := &h.nodes[oi]
+		if string(on.id) == string(nn.id) && string(on.key) == string(nn.key) && on.alg == nn.alg {
+			skew := nn.replay.Skew
+			nn.replay = on.replay
+			nn.replay.Skew = skew
+		}
+	}
+	// DADs in progress are forgotten: the mobile node retransmits.
+	dropped = nh.Restore(h.cache, now)
+	nh.limiter = h.limiter
+	if cfg.RateLimit != h.rate {
+		nh.limiter = NewRateLimiter(cfg.RateLimit.Rate, cfg.RateLimit.Burst, h.opts0.RateBuckets)
+	}
+	*h = *nh
+	return dropped, nil
+}
+
+// routable reports whether a is a unicast address a binding can point at.
+func routable(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsValid() && !a.IsUnspecified() && !a.IsLoopback() && !a.IsMulticast() &&
+		!a.IsLinkLocalUnicast() && a.Zone() == ""
+}
+
+// linkLocal returns fe80::/64 with the interface identifier of a.
+func linkLocal(a netip.Addr) netip.Addr {
+	b := a.As16()
+	copy(b[:8], []byte{0xfe, 0x80, 0, 0, 0, 0, 0, 0})
+	return netip.AddrFrom16(b)
+}
+
+// refreshAdvice is the Binding Refresh Advice interval for a granted
+// lifetime (RFC 6275 §10.3.1 lets the home agent suggest refreshing
+// sooner; §6.2.4 requires less than the lifetime): three quarters of it,
+// in whole units, so a refresh arrives with a quarter of the lifetime to
+// spare for a lost BU and its retransmission. 0 means no option.
+func refreshAdvice(lt time.Duration) time.Duration {
+	r := lt * 3 / 4
+	r -= r % mip6.LifetimeUnit
+	if r <= 0 || r >= lt {
+		return 0
+	}
+	return r
+}
+
+// appendBA builds the authenticated, checksummed BA (RFC 6275 §6.1.8)
+// with the MN Identifier, Replay Protection and MN-HA Authentication
+// options of RFC 4285, and a Binding Refresh Advice when accepting a
+// registration. The authenticator covers the same care-of and home
+// addresses as the BU's (binding.SetMNHAAuthenticator).
+func (h *HomeAgent) appendBA(buf []byte, n *node, in *buInfo, src netip.Addr, s mip6.Status, seq uint16, lt time.Duration, ts uint64) ([]byte, error) {
+	opts := h.opts[:0]
+	if s == mip6.StatusAccepted && lt > 0 {
+		if r := refreshAdvice(lt); r > 0 {
+			h.bra.RefreshInterval = r
+			opts = append(opts, &h.bra)
+		}
+	}
+	h.mnid = mip6.MNIdentifier{Subtype: mip6.MNIDSubtypeNAI, Identifier: n.id}
+	h.rp.Timestamp = ts
+	h.auth = mip6.Authentication{Subtype: mip6.AuthSubtypeMNHA, SPI: n.spi, Data: h.zeros[:n.alg.Size()]}
+	opts = append(opts, &h.mnid, &h.rp, &h.auth)
+	h.ba = mip6.BindingAck{Status: s, Sequence: seq, Lifetime: lt, Options: opts}
+	if s == mip6.StatusAccepted && in.flags&mip6.BUFlagR != 0 {
+		// RFC 3963 §4.2: R in the BA says the home agent supports
+		// mobile routers.
+		h.ba.Flags = mip6.BAFlagR
+	}
+	// K stays clear: this home agent keeps no IKE security association
+	// that could follow the care-of address (RFC 6275 §10.3.1).
+	start := len(buf)
+	out, err := mip6.AppendMessage(buf, &h.ba)
+	if err != nil {
+		// Only a configuration the codec refuses (an identifier over
+		// 254 octets) gets here.
+		return buf, fmt.Errorf("homeagent: Binding Acknowledgement for %v: %w", in.hoa, err)
+	}
+	mh := out[start:]
+	off, _, err := mip6.AuthenticatorOffset(mh, mip6.OptAuthentication)
+	if err == nil {
+		err = binding.SetMNHAAuthenticator(n.alg, n.key, in.coa, in.hoa, mh, off)
+	}
+	if err != nil {
+		return buf, fmt.Errorf("homeagent: authenticating the Binding Acknowledgement for %v: %w", in.hoa, err)
+	}
+	mip6.SetMHChecksum(mh, src, in.hoa)
+	return out, nil
+}
+
+// withBA puts the BA, or the error that prevented it, into res.
+func withBA(res Result, ba []byte, err error) Result {
+	if err != nil {
+		res.Verdict, res.Drop, res.Err, res.BA = Drop, DropInternal, err, nil
+		return res
+	}
+	res.BA = ba
+	return res
+}
