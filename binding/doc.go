@@ -1,5 +1,12 @@
-// Package binding holds the cryptography that authorizes Mobile IPv6
-// bindings: the return routability procedure of RFC 6275 §5.2 between a
+// Package binding holds Mobile IPv6 bindings and the cryptography that
+// authorizes them.
+//
+// The binding cache (cache.go, state.go): a home agent's home
+// registrations, sharded, with an expiry heap per shard and a crash-safe
+// state file so a restart loses no binding. One goroutine owns a Cache; the
+// data plane reads its own lock-free mirror (tunnel.Table).
+//
+// The cryptography: the return routability procedure of RFC 6275 §5.2 between a
 // mobile node and a correspondent node, and the MN-HA authentication and
 // replay protection of RFC 4285 between a mobile node and its home agent.
 //
@@ -25,6 +32,6 @@
 // need no knowledge of the Mobility Header codec beyond that offset, and
 // they allocate nothing per call in the steady state.
 //
-// The functions are safe for concurrent use. NonceTable and ReplayGuard
-// hold state and are not: each belongs to one goroutine.
+// The functions are safe for concurrent use. Cache, NonceTable and
+// ReplayGuard hold state and are not: each belongs to one goroutine.
 package binding
