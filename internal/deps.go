@@ -7,6 +7,7 @@ package internal
 import (
 	_ "github.com/BurntSushi/toml"
 	_ "github.com/google/go-cmp/cmp"
+	_ "github.com/mdlayher/packet"
 	_ "go.uber.org/zap"
 	_ "golang.org/x/net/ipv6"
 	_ "golang.org/x/sys/unix"
