@@ -1,0 +1,340 @@
+package ra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+
+	"github.com/gomip6/gomip6/mip6"
+)
+
+// allNodes and allRouters are the link-scope multicast groups of RFC 4291
+// §2.7.1: RAs go to the first (RFC 4861 §6.2.4), RSs come to the second
+// (§6.3.7).
+var (
+	allNodes   = netip.MustParseAddr("ff02::1")
+	allRouters = netip.MustParseAddr("ff02::2")
+)
+
+// SenderConfig configures a Sender.
+type SenderConfig struct {
+	// Params is what the RAs say at first (SetParams changes it); Timing
+	// when they go out.
+	Params Params
+	Timing Timing
+	// HAList, when not nil, gets this home agent's own entry and is fed
+	// with the RAs of the other home agents on the link (RFC 6275
+	// §10.5.1); expired entries are removed as time passes.
+	HAList *HAList
+	// Rand is the scheduler's random source; nil means math/rand/v2.
+	Rand Rand
+	// OnError, when not nil, receives errors that do not stop the sender:
+	// a failed send or receive. It runs on the sender's goroutines and
+	// must not block. Library code does not log; the daemon does.
+	OnError func(error)
+	// OnRA, when not nil, is called with every valid RA received from
+	// another router, after the Home Agents List has been updated. Same
+	// rules as OnError.
+	OnRA func(src netip.Addr, ra *mip6.RouterAdvertisement)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Sender is the home agent's built-in RA sender on one home link (Linux):
+// a raw ICMPv6 socket bound to the interface, a goroutine that runs the
+// Scheduler and sends, and one that reads Router Solicitations and other
+// routers' RAs.
+type Sender struct {
+	cfg            SenderConfig
+	ifi            *net.Interface
+	conn           *ipv6.PacketConn
+	sched          *Scheduler
+	rs             chan struct{}
+	stop           chan struct{}
+	sendWG, readWG sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+
+	rasSent, rsReceived, rasReceived, dropped atomic.Uint64
+	params                                    atomic.Pointer[Params]
+	linkLocal                                 netip.Addr
+}
+
+// SetParams changes what the RAs say from the next one on, as a
+// configuration reload does (SIGHUP applies only what changed, issue 4):
+// the sender keeps running, so hosts never see a final RA. The timing is
+// kept. It updates the own entry of the Home Agents List too.
+func (s *Sender) SetParams(p Params) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	s.params.Store(&p)
+	if s.cfg.HAList != nil {
+		s.cfg.HAList.SetSelf(p.Self(s.linkLocal))
+	}
+	return nil
+}
+
+// SenderStats are a Sender's counters, for metrics.
+type SenderStats struct {
+	// RAsSent counts RAs sent, the final one included.
+	RAsSent uint64
+	// RSReceived counts valid Router Solicitations received.
+	RSReceived uint64
+	// RAsReceived counts valid RAs received from other routers.
+	RAsReceived uint64
+	// Dropped counts received RSs and RAs that failed validation (RFC
+	// 4861 §6.1), silently discarded.
+	Dropped uint64
+}
+
+// Stats returns the counters.
+func (s *Sender) Stats() SenderStats {
+	return SenderStats{
+		RAsSent:     s.rasSent.Load(),
+		RSReceived:  s.rsReceived.Load(),
+		RAsReceived: s.rasReceived.Load(),
+		Dropped:     s.dropped.Load(),
+	}
+}
+
+// Listen opens the raw ICMPv6 socket on ifname and starts advertising.
+// The socket belongs to the network namespace of the calling thread. It
+// needs CAP_NET_RAW.
+func Listen(ifname string, cfg SenderConfig) (*Sender, error) {
+	if err := cfg.Params.Validate(); err != nil {
+		return nil, err
+	}
+	sched, err := NewScheduler(cfg.Timing, cfg.Rand)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("ra: %w", err)
+	}
+	conn, err := openSocket(ifi)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sender{cfg: cfg, ifi: ifi, conn: conn, sched: sched, rs: make(chan struct{}, 1), stop: make(chan struct{})}
+	s.linkLocal = linkLocal(ifi)
+	if err := s.SetParams(cfg.Params); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	s.sched.Start(cfg.Now())
+	s.sendWG.Add(1)
+	s.readWG.Add(1)
+	go s.readLoop()
+	go s.sendLoop()
+	return s, nil
+}
+
+// openSocket opens the raw ICMPv6 socket on ifi: bound to the device so
+// that only the home link's packets arrive, member of all-routers to
+// receive RSs, multicast hop limit 255, no loopback of our own RAs, and
+// an ICMPv6 filter that passes RS and RA only.
+func openSocket(ifi *net.Interface) (*ipv6.PacketConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.BindToDevice(int(fd), ifi.Name)
+		})
+		return errors.Join(err, serr)
+	}}
+	c, err := lc.ListenPacket(context.Background(), "ip6:ipv6-icmp", "::")
+	if err != nil {
+		return nil, fmt.Errorf("ra: raw ICMPv6 socket: %w", err)
+	}
+	p := ipv6.NewPacketConn(c)
+	var f ipv6.ICMPFilter
+	f.SetAll(true)
+	f.Accept(ipv6.ICMPTypeRouterSolicitation)
+	f.Accept(ipv6.ICMPTypeRouterAdvertisement)
+	steps := []func() error{
+		func() error { return p.SetICMPFilter(&f) },
+		func() error { return p.SetMulticastInterface(ifi) },
+		func() error { return p.SetMulticastHopLimit(ndHopLimit) },
+		func() error { return p.SetHopLimit(ndHopLimit) },
+		func() error { return p.SetMulticastLoopback(false) },
+		func() error {
+			return p.JoinGroup(ifi, &net.IPAddr{IP: net.IP(allRouters.AsSlice())})
+		},
+		func() error {
+			return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface, true)
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("ra: socket on %s: %w", ifi.Name, err)
+		}
+	}
+	return p, nil
+}
+
+// linkLocal returns ifi's first link-local address, or the zero Addr.
+func linkLocal(ifi *net.Interface) netip.Addr {
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return netip.Addr{}
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Is6() && ip.IsLinkLocalUnicast() {
+				return ip
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+func (s *Sender) report(err error) {
+	if err != nil && s.cfg.OnError != nil {
+		s.cfg.OnError(err)
+	}
+}
+
+// send marshals ra and sends it to all-nodes with hop limit 255. The
+// kernel fills the ICMPv6 checksum (raw ICMPv6 sockets always do, RFC 3542
+// §3.1) and picks the interface's link-local address as source, as RFC
+// 4861 §4.2 requires of RAs.
+func (s *Sender) send(ra *mip6.RouterAdvertisement) error {
+	b, err := mip6.MarshalICMP(ra)
+	if err != nil {
+		return err
+	}
+	cm := &ipv6.ControlMessage{HopLimit: ndHopLimit, IfIndex: s.ifi.Index}
+	// No zone in dst: a zone name is looked up in the namespace of the
+	// calling thread, which need not be the socket's; the interface index
+	// in the control message (IPV6_PKTINFO) picks the link.
+	dst := &net.IPAddr{IP: net.IP(allNodes.AsSlice())}
+	if _, err := s.conn.WriteTo(b, cm, dst); err != nil {
+		return fmt.Errorf("ra: send RA on %s: %w", s.ifi.Name, err)
+	}
+	s.rasSent.Add(1)
+	return nil
+}
+
+// expireEvery is how often the Home Agents List is swept when nothing else
+// wakes the send loop.
+const expireEvery = time.Second
+
+func (s *Sender) sendLoop() {
+	defer s.sendWG.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := s.cfg.Now()
+		if s.sched.Due(now) {
+			s.report(s.send(s.params.Load().RouterAdvertisement()))
+			s.sched.Sent(now)
+			continue
+		}
+		if s.cfg.HAList != nil {
+			s.cfg.HAList.Expire(now)
+		}
+		timer.Reset(min(s.sched.Next().Sub(now), expireEvery))
+		select {
+		case <-s.stop:
+			s.final()
+			return
+		case <-s.rs:
+			s.sched.Solicited(s.cfg.Now())
+		case <-timer.C:
+		}
+	}
+}
+
+// final sends the final RA (RFC 4861 §6.2.5), waiting first if the rate
+// limit demands; that wait is at most MinDelayBetweenRAs.
+func (s *Sender) final() {
+	now := s.cfg.Now()
+	if d := s.sched.Stop(now).Sub(now); d > 0 {
+		time.Sleep(d)
+	}
+	s.report(s.send(s.params.Load().FinalRouterAdvertisement()))
+}
+
+func (s *Sender) readLoop() {
+	defer s.readWG.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, cm, src, err := s.conn.ReadFrom(buf)
+		if err != nil {
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.report(fmt.Errorf("ra: receive on %s: %w", s.ifi.Name, err))
+			time.Sleep(10 * time.Millisecond) // no busy loop on a persistent error
+			continue
+		}
+		ip, ok := src.(*net.IPAddr)
+		if !ok || cm == nil {
+			continue
+		}
+		from, _ := netip.AddrFromSlice(ip.IP)
+		to, _ := netip.AddrFromSlice(cm.Dst)
+		if cm.IfIndex != 0 && cm.IfIndex != s.ifi.Index {
+			continue
+		}
+		b := buf[:n]
+		switch {
+		case n > 0 && b[0] == mip6.ICMPRouterSolicitation:
+			if ValidateRS(b, from.Unmap(), to.Unmap(), cm.HopLimit) != nil {
+				s.dropped.Add(1) // invalid ND is silently discarded (RFC 4861 §6.1)
+				continue
+			}
+			s.rsReceived.Add(1)
+			select {
+			case s.rs <- struct{}{}:
+			default: // an answer is already coming
+			}
+		case n > 0 && b[0] == mip6.ICMPRouterAdvertisement:
+			m, err := ValidateRA(b, from.Unmap(), to.Unmap(), cm.HopLimit)
+			if err != nil {
+				s.dropped.Add(1)
+				continue
+			}
+			s.rasReceived.Add(1)
+			if s.cfg.HAList != nil {
+				s.cfg.HAList.Update(from, m, s.cfg.Now())
+			}
+			if s.cfg.OnRA != nil {
+				s.cfg.OnRA(from, m)
+			}
+		}
+	}
+}
+
+// Close stops advertising: it sends the final RA with Router Lifetime 0
+// (RFC 4861 §6.2.5), closes the socket and waits for the goroutines. It
+// returns the socket's close error; later calls return the same.
+func (s *Sender) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.sendWG.Wait() // the final RA goes out before the socket closes
+		s.closeErr = s.conn.Close()
+		s.readWG.Wait()
+	})
+	return s.closeErr
+}
