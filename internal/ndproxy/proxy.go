@@ -1,0 +1,527 @@
+package ndproxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of RFC 4861 §10 and RFC 4862 §5.1.
+const (
+	// DefaultRetransTimer is RETRANS_TIMER: how long DAD waits after its
+	// last probe, and the spacing of repeated unsolicited NAs.
+	DefaultRetransTimer = time.Second
+	// DefaultDADTransmits is DupAddrDetectTransmits (RFC 4862 §5.1).
+	DefaultDADTransmits = 1
+	// MaxNeighborAdvertisement is MAX_NEIGHBOR_ADVERTISEMENT, the most
+	// unsolicited NAs sent for one address (RFC 4861 §7.2.6), which RFC
+	// 6275 §10.4.1 allows the home agent for reliability.
+	MaxNeighborAdvertisement = 3
+)
+
+// Config parameterises a Proxy.
+type Config struct {
+	// MAC is the home agent's link-layer address on the home link: the
+	// Target Link-layer Address of every NA (RFC 6275 §10.4.1), so that
+	// the link sends the home addresses' traffic to the home agent.
+	// Listen fills it from the interface when nil.
+	MAC net.HardwareAddr
+	// Source is the IPv6 source of the NAs: an address of the home agent
+	// on that interface (RFC 4861 §7.2.2). Listen fills in the
+	// interface's link-local address when it is zero.
+	Source netip.Addr
+	// RetransTimer is RetransTimer (RFC 4861 §6.3.2); zero means
+	// DefaultRetransTimer.
+	RetransTimer time.Duration
+	// DADTransmits is DupAddrDetectTransmits; zero means
+	// DefaultDADTransmits.
+	DADTransmits int
+	// Advertisements is how many gratuitous NAs Add sends for each
+	// address, RetransTimer apart; zero means MaxNeighborAdvertisement,
+	// negative none.
+	Advertisements int
+	// OnError, when not nil, receives errors that do not stop the proxy
+	// (a failed send). It runs on the proxy's goroutines and must not
+	// block.
+	OnError func(error)
+}
+
+func (c *Config) defaults() error {
+	if c.RetransTimer == 0 {
+		c.RetransTimer = DefaultRetransTimer
+	}
+	if c.DADTransmits == 0 {
+		c.DADTransmits = DefaultDADTransmits
+	}
+	if c.Advertisements == 0 {
+		c.Advertisements = MaxNeighborAdvertisement
+	}
+	switch {
+	case c.RetransTimer < 0 || c.DADTransmits < 0:
+		return errors.New("ndproxy: negative RetransTimer or DADTransmits")
+	case len(c.MAC) == 0:
+		return errors.New("ndproxy: no link-layer address")
+	case !c.Source.Is6() || c.Source.IsUnspecified() || c.Source.IsMulticast():
+		return fmt.Errorf("ndproxy: source %v is not a unicast IPv6 address", c.Source)
+	}
+	c.Source = c.Source.WithZone("")
+	return nil
+}
+
+// link sends an IPv6 packet to a link-layer destination. *packet.Conn in
+// proxy_linux.go; a recorder in the tests.
+type link interface {
+	send(pkt []byte, dst net.HardwareAddr) error
+}
+
+// DADResult is the outcome of Duplicate Address Detection for Addr.
+type DADResult struct {
+	Addr netip.Addr
+	// Duplicate is true when another node on the link answered for the
+	// address with an NA or probed for it with its own DAD NS (RFC 4862
+	// §5.4.3, §5.4.4): the registration must be refused with status 134
+	// (RFC 6275 §10.3.1).
+	Duplicate bool
+	// Err is set when a probe could not be sent; Duplicate is then
+	// meaningless and the outcome unknown.
+	Err error
+}
+
+// dadState is one DAD in progress.
+type dadState struct {
+	left    int // probes still to send
+	timer   *time.Timer
+	waiters []chan DADResult
+}
+
+// shards is the number of pieces of the proxied address set. A change
+// copies one shard, so its cost is 1/shards of the set.
+const shards = 256
+
+type addrSet = map[netip.Addr]struct{}
+
+// Stats are a Proxy's counters, for metrics.
+type Stats struct {
+	// Proxied is the number of addresses answered for.
+	Proxied int
+	// SolicitedNAs counts NAs sent in answer to an NS.
+	SolicitedNAs uint64
+	// UnsolicitedNAs counts gratuitous NAs sent.
+	UnsolicitedNAs uint64
+	// DADProbes counts DAD NSs sent.
+	DADProbes uint64
+	// Invalid counts received packets that failed RFC 4861 §7.1
+	// validation, silently discarded.
+	Invalid uint64
+}
+
+// Proxy answers Neighbor Solicitations on one home link for a set of
+// addresses and runs DAD for candidates (RFC 6275 §10.4.1, §10.3.1).
+//
+// Add, Remove and StartDAD are meant for the owner goroutine (the binding
+// cache's); they may be called concurrently with packet reception, which
+// reads the address set through atomic snapshots and takes no lock.
+type Proxy struct {
+	cfg  Config
+	link link
+
+	mu      sync.Mutex // serialises writers of set and dad
+	set     [shards]atomic.Pointer[addrSet]
+	count   atomic.Int64
+	dad     atomic.Pointer[map[netip.Addr]*dadState] // copy on write, under mu
+	closed  bool
+	timers  map[*time.Timer]struct{} // advertisement timers, stopped by stop
+	sentSol atomic.Uint64
+	sentGra atomic.Uint64
+	sentDAD atomic.Uint64
+	invalid atomic.Uint64
+}
+
+func newProxy(cfg Config, l link) (*Proxy, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	p := &Proxy{cfg: cfg, link: l, timers: map[*time.Timer]struct{}{}}
+	for i := range p.set {
+		p.set[i].Store(&addrSet{})
+	}
+	p.dad.Store(&map[netip.Addr]*dadState{})
+	return p, nil
+}
+
+func shardOf(a netip.Addr) int {
+	s := a.As16()
+	// Home addresses of one prefix differ in their interface identifiers;
+	// the last octets spread them.
+	return int(s[15]^s[14]^s[13]) % shards
+}
+
+func checkUnicast(a netip.Addr) error {
+	if !a.Is6() || a.Is4In6() || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
+		return fmt.Errorf("ndproxy: %v is not a unicast IPv6 address", a)
+	}
+	return nil
+}
+
+// Proxied reports whether a is answered for. It takes no lock.
+func (p *Proxy) Proxied(a netip.Addr) bool {
+	a = a.WithZone("")
+	_, ok := (*p.set[shardOf(a)].Load())[a]
+	return ok
+}
+
+// Stats returns the counters.
+func (p *Proxy) Stats() Stats {
+	return Stats{
+		Proxied:        int(p.count.Load()),
+		SolicitedNAs:   p.sentSol.Load(),
+		UnsolicitedNAs: p.sentGra.Load(),
+		DADProbes:      p.sentDAD.Load(),
+		Invalid:        p.invalid.Load(),
+	}
+}
+
+// update copies the shards touched by addrs once, applies f to each
+// address in its copy and publishes the copies. It returns the addresses
+// f changed.
+func (p *Proxy) update(addrs []netip.Addr, f func(m addrSet, a netip.Addr) bool) []netip.Addr {
+	touched := map[int]addrSet{}
+	var changed []netip.Addr
+	for _, a := range addrs {
+		i := shardOf(a)
+		m, ok := touched[i]
+		if !ok {
+			old := *p.set[i].Load()
+			m = make(addrSet, len(old)+1)
+			for k := range old {
+				m[k] = struct{}{}
+			}
+			touched[i] = m
+		}
+		if f(m, a) {
+			changed = append(changed, a)
+		}
+	}
+	for i, m := range touched {
+		p.set[i].Store(&m)
+	}
+	return changed
+}
+
+// Add starts answering NSs for addrs (a home address, and its link-local
+// counterpart when the BU had the L flag, RFC 6275 §10.4.1) and multicasts
+// Config.Advertisements gratuitous NAs for each newly added one (RFC 6275
+// §10.4.1 "gratuitous" Neighbor Advertisement, repeated per RFC 4861
+// §7.2.6), so that nodes that cached the mobile node's own link-layer
+// address repoint it to the home agent. An address already proxied is
+// left alone (a binding refresh sends nothing). The first NA goes out
+// before Add returns; the repeats follow from a timer.
+func (p *Proxy) Add(addrs ...netip.Addr) error {
+	for _, a := range addrs {
+		if err := checkUnicast(a); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return net.ErrClosed
+	}
+	added := p.update(addrs, func(m addrSet, a netip.Addr) bool {
+		a = a.WithZone("")
+		if _, ok := m[a]; ok {
+			return false
+		}
+		m[a] = struct{}{}
+		return true
+	})
+	p.count.Add(int64(len(added)))
+	p.mu.Unlock()
+	if p.cfg.Advertisements > 0 && len(added) > 0 {
+		p.advertise(added, p.cfg.Advertisements)
+	}
+	return nil
+}
+
+// advertise sends one gratuitous NA for every address of addrs that is
+// still proxied and schedules the next round while rounds are left.
+func (p *Proxy) advertise(addrs []netip.Addr, rounds int) {
+	for _, a := range addrs {
+		if !p.Proxied(a) {
+			continue // removed meanwhile: stop speaking for it
+		}
+		// RFC 6275 §10.4.1: to all-nodes, R clear (the home agent speaks
+		// for a host), S clear (nobody asked), O set so that existing
+		// cache entries are replaced; TLLA the home agent's address.
+		na := &NeighborAdvertisement{Override: true, Target: a, TargetLinkLayer: p.cfg.MAC}
+		if p.send(allNodes, na) {
+			p.sentGra.Add(1)
+		}
+	}
+	if rounds <= 1 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(p.cfg.RetransTimer, func() {
+		p.mu.Lock()
+		delete(p.timers, t)
+		p.mu.Unlock()
+		p.advertise(addrs, rounds-1)
+	})
+	p.timers[t] = struct{}{}
+}
+
+// Remove stops answering for addrs (de-registration, expiry). It sends
+// nothing: RFC 6275 §11.5.5 has the mobile node, back home, multicast its
+// own NA with its link-layer address; a home agent that advertised here
+// would race it.
+func (p *Proxy) Remove(addrs ...netip.Addr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	removed := p.update(addrs, func(m addrSet, a netip.Addr) bool {
+		a = a.WithZone("")
+		if _, ok := m[a]; !ok {
+			return false
+		}
+		delete(m, a)
+		return true
+	})
+	p.count.Add(-int64(len(removed)))
+}
+
+var allNodes = netip.MustParseAddr("ff02::1")
+
+// StartDAD runs Duplicate Address Detection for a on the home link (RFC
+// 4862 §5.4, required of the home agent before it accepts a home
+// registration by RFC 6275 §10.3.1): it sends Config.DADTransmits NSs from
+// the unspecified address to a's solicited-node group, RetransTimer apart,
+// and reports a duplicate if an NA for a or another node's DAD NS for a
+// arrives before RetransTimer has passed after the last one. It returns at
+// once; the result arrives on the channel (buffered, exactly one value),
+// so the owner goroutine never blocks. A second StartDAD for an address
+// under test joins the running one. For an address already proxied the
+// answer is "not duplicate" at once: the home agent defends it already.
+func (p *Proxy) StartDAD(a netip.Addr) <-chan DADResult {
+	c := make(chan DADResult, 1)
+	if err := checkUnicast(a); err != nil {
+		c <- DADResult{Addr: a, Err: err}
+		return c
+	}
+	a = a.WithZone("")
+	if p.Proxied(a) {
+		c <- DADResult{Addr: a}
+		return c
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		c <- DADResult{Addr: a, Err: net.ErrClosed}
+		return c
+	}
+	old := *p.dad.Load()
+	if st, ok := old[a]; ok {
+		st.waiters = append(st.waiters, c)
+		return c
+	}
+	st := &dadState{left: p.cfg.DADTransmits, waiters: []chan DADResult{c}}
+	m := make(map[netip.Addr]*dadState, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[a] = st
+	p.dad.Store(&m)
+	p.probeLocked(a, st)
+	return c
+}
+
+// probeLocked sends the next DAD NS for a, or finishes with "not
+// duplicate" when none is left, and arms the timer. p.mu is held.
+func (p *Proxy) probeLocked(a netip.Addr, st *dadState) {
+	if st.left == 0 {
+		p.finishLocked(a, DADResult{Addr: a})
+		return
+	}
+	st.left--
+	// RFC 4862 §5.4.2: from ::, to the solicited-node group, no SLLA
+	// (RFC 4861 §7.1.1 forbids it with an unspecified source).
+	ns := &NeighborSolicitation{Target: a}
+	pkt, err := AppendPacket(nil, netip.IPv6Unspecified(), SolicitedNodeMulticast(a), ns)
+	if err == nil {
+		err = p.link.send(pkt, MulticastMAC(SolicitedNodeMulticast(a)))
+	}
+	if err != nil {
+		p.finishLocked(a, DADResult{Addr: a, Err: fmt.Errorf("ndproxy: DAD probe for %v: %w", a, err)})
+		return
+	}
+	p.sentDAD.Add(1)
+	st.timer = time.AfterFunc(p.cfg.RetransTimer, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if cur, ok := (*p.dad.Load())[a]; ok && cur == st {
+			p.probeLocked(a, st)
+		}
+	})
+}
+
+// finishLocked ends the DAD for a, if one runs, with r. p.mu is held.
+func (p *Proxy) finishLocked(a netip.Addr, r DADResult) {
+	old := *p.dad.Load()
+	st, ok := old[a]
+	if !ok {
+		return
+	}
+	m := make(map[netip.Addr]*dadState, len(old))
+	for k, v := range old {
+		if k != a {
+			m[k] = v
+		}
+	}
+	p.dad.Store(&m)
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	for _, c := range st.waiters {
+		c <- r
+	}
+}
+
+// stop ends every DAD with net.ErrClosed and stops the timers; Add and
+// StartDAD fail afterwards.
+func (p *Proxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for a := range *p.dad.Load() {
+		p.finishLocked(a, DADResult{Addr: a, Err: net.ErrClosed})
+	}
+	for t := range p.timers {
+		t.Stop()
+	}
+	clear(p.timers)
+}
+
+func (p *Proxy) report(err error) {
+	if err != nil && p.cfg.OnError != nil {
+		p.cfg.OnError(err)
+	}
+}
+
+// send builds and sends an NA from Config.Source to dst; a multicast dst
+// gets its mapped MAC. It reports whether the NA left.
+func (p *Proxy) send(dst netip.Addr, na *NeighborAdvertisement) bool {
+	return p.sendTo(dst, MulticastMAC(dst), na)
+}
+
+func (p *Proxy) sendTo(dst netip.Addr, mac net.HardwareAddr, na *NeighborAdvertisement) bool {
+	pkt, err := AppendPacket(make([]byte, 0, 128), p.cfg.Source, dst, na)
+	if err == nil {
+		err = p.link.send(pkt, mac)
+	}
+	if err != nil {
+		p.report(fmt.Errorf("ndproxy: NA for %v to %v: %w", na.Target, dst, err))
+		return false
+	}
+	return true
+}
+
+// handle processes one received packet, starting at its IPv6 header;
+// srcMAC is the frame's link-layer source. Invalid packets are counted and
+// dropped silently (RFC 4861 §7.1).
+func (p *Proxy) handle(pkt []byte, srcMAC net.HardwareAddr) {
+	r, err := ParsePacket(pkt)
+	if err != nil {
+		p.invalid.Add(1)
+		return
+	}
+	switch m := r.Message.(type) {
+	case *NeighborSolicitation:
+		if r.Src.IsUnspecified() && p.dadRunning(m.Target) {
+			// RFC 4862 §5.4.3: another node's DAD probe for the same
+			// tentative address: both must give it up. Our own probes
+			// never come back (the socket does not see outgoing
+			// packets).
+			p.dadDuplicate(m.Target)
+			return
+		}
+		if !p.Proxied(m.Target) {
+			return
+		}
+		p.answer(r, m, srcMAC)
+	case *NeighborAdvertisement:
+		// RFC 4862 §5.4.4: any valid NA for a tentative address means
+		// it is in use.
+		if p.dadRunning(m.Target) {
+			p.dadDuplicate(m.Target)
+		}
+	}
+}
+
+// dadRunning reports, without a lock, whether DAD runs for a.
+func (p *Proxy) dadRunning(a netip.Addr) bool {
+	_, ok := (*p.dad.Load())[a]
+	return ok
+}
+
+func (p *Proxy) dadDuplicate(a netip.Addr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finishLocked(a, DADResult{Addr: a, Duplicate: true})
+}
+
+// answer sends the NA for an NS whose target is proxied (RFC 4861 §7.2.4
+// with RFC 6275 §10.4.1).
+func (p *Proxy) answer(r Packet, ns *NeighborSolicitation, srcMAC net.HardwareAddr) {
+	// R clear: the home agent answers for a mobile node, which is a host
+	// (a NEMO mobile router's home address is answered the same way: the
+	// R flag is about the target, and the home link must not start using
+	// the home address as a router). O set: the home agent takes over an
+	// address whose owner is away, so the answer must replace a cache
+	// entry that still holds the mobile node's own link-layer address.
+	na := &NeighborAdvertisement{Override: true, Target: ns.Target, TargetLinkLayer: p.cfg.MAC}
+	if r.Src.IsUnspecified() {
+		// A DAD probe from another node for an address we defend:
+		// §7.2.4 sends the answer to all-nodes, S clear. The prober sees
+		// a duplicate (RFC 4862 §5.4.4).
+		if p.send(allNodes, na) {
+			p.sentSol.Add(1)
+		}
+		return
+	}
+	na.Solicited = true
+	// Unicast to the soliciter, at the link-layer address of its SLLA
+	// (which a multicast NS carries, §7.2.2), else the frame's source (a
+	// unicast NUD probe may omit the option). Sending on the packet socket
+	// with the link-layer destination given needs no neighbour entry in
+	// our own kernel, which never learnt the soliciter from an NS that was
+	// not for one of its own addresses.
+	mac := ns.SourceLinkLayer
+	if len(mac) != len(p.cfg.MAC) {
+		mac = srcMAC
+	}
+	if len(mac) == 0 {
+		return
+	}
+	if p.sendTo(r.Src, mac, na) {
+		p.sentSol.Add(1)
+	}
+}
+
+// LinkLocal returns the link-local address with the interface identifier
+// of the home address hoa, fe80::/64 plus its last 64 bits: the address
+// RFC 6275 §10.4.1 has the home agent defend as well when a BU has the L
+// flag (§6.1.7). The owner passes it to StartDAD and Add along with hoa.
+func LinkLocal(hoa netip.Addr) netip.Addr {
+	s := hoa.As16()
+	ll := [16]byte{0xfe, 0x80}
+	copy(ll[8:], s[8:])
+	return netip.AddrFrom16(ll)
+}
