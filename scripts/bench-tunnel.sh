@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# bench-tunnel.sh: the gomip6 tunnel's forwarding rate against the kernel's
+# own IPv6 forwarding over the same path (issue 3 item 5). Needs root,
+# iperf3, jq, python3 and go.
+#
+# It builds a line of three network namespaces,
+#
+#   mn  m0 ── h0  ha  h1 ── c0  cn
+#
+# the mobile node's home address (2001:db8:3::100) on mn, and measures, in
+# one run and interleaved (kernel, gomip6, kernel, gomip6, ...), for each
+# encapsulation (ipv6 = IPv6 in IPv6, 6in4, udp4 = IPv6 in UDP over IPv4)
+# and both directions ("up" mn -> cn, "down" cn -> mn):
+#   - TCP throughput: iperf3, one stream, SECS seconds;
+#   - the 64-byte packet rate: iperf3 -u -l 64 -b 0 (an unbounded flood of
+#     64-octet UDP payloads), received packets per second.
+# "kernel" routes the home address plainly through ha; "gomip6" routes it
+# into tun devices served by tunnel.Forwarder on mn and ha
+# (tunnel/internal/benchfwd, one static binding). It prints min/median/max
+# of each and the ratio of the medians to the kernel's.
+#
+# Environment: ROUNDS (3), SECS (5), KINDS ("ipv6 6in4 udp4"), DIRS
+# ("up down"), TESTS ("tcp udp64"), BENCHFWD_ARGS (extra benchfwd flags,
+# e.g. "-queues 2" or "-hdrincl"), OUT (a file to keep raw results).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-5}
+KINDS=${KINDS:-"ipv6 6in4 udp4"}
+DIRS=${DIRS:-"up down"}
+TESTS=${TESTS:-"tcp udp64"}
+BENCHFWD_ARGS=${BENCHFWD_ARGS:-}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "bench-tunnel: needs root (network namespaces, tun, raw sockets)" >&2
+	exit 1
+fi
+for tool in ip iperf3 jq python3 go; do
+	command -v "$tool" >/dev/null || { echo "bench-tunnel: $tool not found" >&2; exit 1; }
+done
+
+# Unique names: this run's namespaces only, whatever else runs.
+P="gmb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+TMP=$(mktemp -d /tmp/bench-tunnel.XXXXXX)
+PIDS=()
+
+cleanup() {
+	set +e
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	for n in mn ha cn; do
+		ip netns del "$P-$n" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+go build -o "$TMP/benchfwd" ./tunnel/internal/benchfwd
+
+HOA=2001:db8:3::100
+CN=2001:db8:2::2
+MN6=2001:db8:1::2 HA6=2001:db8:1::1
+MN4=192.0.2.2 HA4=192.0.2.1
+
+nsx() { local n=$1; shift; ip netns exec "$P-$n" "$@"; }
+
+for n in mn ha cn; do
+	ip netns add "$P-$n"
+	ip -n "$P-$n" link set lo up
+	nsx "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+done
+ip -n "$P-mn" link add m0 type veth peer name h0 netns "$P-ha"
+ip -n "$P-ha" link add h1 type veth peer name c0 netns "$P-cn"
+nsx ha sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv4.ip_forward=1
+ip -n "$P-mn" addr add $MN6/64 dev m0 nodad
+ip -n "$P-mn" addr add $MN4/24 dev m0
+ip -n "$P-ha" addr add $HA6/64 dev h0 nodad
+ip -n "$P-ha" addr add $HA4/24 dev h0
+ip -n "$P-ha" addr add 2001:db8:2::1/64 dev h1 nodad
+ip -n "$P-cn" addr add $CN/64 dev c0 nodad
+for x in "mn m0" "ha h0" "ha h1" "cn c0"; do
+	set -- $x
+	ip -n "$P-$1" link set "$2" up
+done
+ip -n "$P-cn" -6 route add default via 2001:db8:2::1
+ip -n "$P-mn" addr add $HOA/128 dev lo nodad
+
+kernel_routes() {
+	ip -n "$P-mn" -6 route replace 2001:db8:2::/64 via $HA6 src $HOA
+	ip -n "$P-ha" -6 route replace $HOA/128 via $MN6
+}
+tunnel_routes() {
+	ip -n "$P-mn" -6 route replace 2001:db8:2::/64 dev gmtun0 src $HOA
+	ip -n "$P-ha" -6 route replace $HOA/128 dev gmtun0
+}
+
+# Background processes are started with "ip netns exec" itself, not through
+# a shell function, so that $! is the process (ip execs it) and kill
+# reaches it.
+ip netns exec "$P-cn" iperf3 -s -B $CN >"$TMP/iperf3-server.log" 2>&1 &
+PIDS+=($!)
+
+FWD_PIDS=()
+start_fwd() {
+	local kind=$1 ml hl
+	case $kind in
+	ipv6) ml=$MN6 hl=$HA6 ;;
+	*) ml=$MN4 hl=$HA4 ;;
+	esac
+	# shellcheck disable=SC2086
+	ip netns exec "$P-mn" "$TMP/benchfwd" -role mn -kind "$kind" -hoa $HOA -local $ml -remote $hl $BENCHFWD_ARGS >"$TMP/mn.out" 2>&1 &
+	FWD_PIDS=($!)
+	PIDS+=($!)
+	# shellcheck disable=SC2086
+	ip netns exec "$P-ha" "$TMP/benchfwd" -role ha -kind "$kind" -hoa $HOA -local $hl -remote $ml -error-source 2001:db8:2::1 $BENCHFWD_ARGS >"$TMP/ha.out" 2>&1 &
+	FWD_PIDS+=($!)
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		if grep -q '^ready' "$TMP/mn.out" && grep -q '^ready' "$TMP/ha.out"; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "bench-tunnel: forwarders did not start:" >&2
+	cat "$TMP/mn.out" "$TMP/ha.out" >&2
+	exit 1
+}
+stop_fwd() {
+	kill "${FWD_PIDS[@]}" 2>/dev/null || true
+	wait "${FWD_PIDS[@]}" 2>/dev/null || true
+	FWD_PIDS=()
+}
+
+# measure TEST DIR: prints one number (bits/s or packets/s), 0 on failure.
+measure() {
+	local test=$1 dir=$2 args=(-c $CN -B $HOA -t "$SECS" -J)
+	[ "$dir" = down ] && args+=(-R)
+	[ "$test" = udp64 ] && args+=(-u -l 64 -b 0)
+	if ! nsx mn timeout $((SECS + 20)) iperf3 "${args[@]}" >"$TMP/run.json" 2>/dev/null; then
+		echo 0
+		return
+	fi
+	case $test in
+	tcp) jq '.end.sum_received.bits_per_second // 0' "$TMP/run.json" ;;
+	udp64) jq '(.end.sum_received.bytes // 0) / 64 / (.end.sum_received.seconds // 1)' "$TMP/run.json" ;;
+	esac
+}
+
+RESULTS="$TMP/results"
+: >"$RESULTS"
+kernel_routes
+echo "bench-tunnel: $(nproc) CPUs, $(uname -r), $ROUNDS rounds of ${SECS}s runs" >&2
+for round in $(seq "$ROUNDS"); do
+	for kind in $KINDS; do
+		start_fwd "$kind"
+		for dir in $DIRS; do
+			for test in $TESTS; do
+				kernel_routes
+				k=$(measure "$test" "$dir")
+				tunnel_routes
+				g=$(measure "$test" "$dir")
+				kernel_routes
+				echo "$round $kind $dir $test kernel $k" >>"$RESULTS"
+				echo "$round $kind $dir $test gomip6 $g" >>"$RESULTS"
+				printf 'round %d %-5s %-4s %-5s kernel %-14.0f gomip6 %.0f\n' "$round" "$kind" "$dir" "$test" "$k" "$g" >&2
+			done
+		done
+		stop_fwd
+		cp "$TMP/ha.out" "$TMP/ha-$kind-$round.json"
+	done
+done
+[ -n "${OUT:-}" ] && cp "$RESULTS" "$OUT"
+
+python3 - "$RESULTS" <<'EOF'
+import statistics, sys
+from collections import defaultdict
+runs = defaultdict(list)
+for line in open(sys.argv[1]):
+    _, kind, d, test, mode, v = line.split()
+    runs[(kind, d, test, mode)].append(float(v))
+targets = {("tcp", "ipv6"): 0.2, ("tcp", "6in4"): 0.2, ("tcp", "udp4"): 0.35}
+def fmt(test, v):
+    return f"{v/1e9:7.2f}G" if test == "tcp" else f"{v/1e3:7.0f}k"
+print(f"{'kind':5} {'dir':4} {'test':5} | {'kernel min/med/max':28} | {'gomip6 min/med/max':28} | ratio target")
+for kind, d, test in sorted({k[:3] for k in runs}, key=lambda k: (k[2], k[0], k[1])):
+    k = runs[(kind, d, test, "kernel")]
+    g = runs[(kind, d, test, "gomip6")]
+    km, gm = statistics.median(k), statistics.median(g)
+    ratio = gm / km if km else 0
+    target = targets.get((test, kind), 0.45 if test == "udp64" else None)
+    mark = "" if target is None else (f" >= {target}: " + ("met" if ratio >= target else "NOT met"))
+    print(f"{kind:5} {d:4} {test:5} | {' '.join(fmt(test, x) for x in (min(k), km, max(k))):28} | "
+          f"{' '.join(fmt(test, x) for x in (min(g), gm, max(g))):28} | {ratio:5.2f}{mark}")
+print("tcp in bit/s (G = 1e9), udp64 in received 64-octet packets/s (k = 1e3)")
+EOF

@@ -1,0 +1,1071 @@
+//go:build linux
+
+package tunnel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/gomip6/gomip6/mip6"
+)
+
+// ForwarderConfig configures a Forwarder.
+type ForwarderConfig struct {
+	// Name is the tun device's name; "" means "gomip6%d" (the kernel
+	// picks the number).
+	Name string
+	// MTU is the tun device's MTU, the inner MTU the kernel's routing
+	// sees. 0 means DefaultPathMTU minus the largest overhead of the
+	// enabled encapsulations, so that TCP's MSS fits every tunnel on an
+	// Ethernet path and Packet Too Big is the exception. Per-binding path
+	// MTUs still apply (Tunnel.Encap). The outbound buffers are sized for
+	// it: raising the device's MTU behind the forwarder's back makes
+	// larger packets fail to read (Stats.TunReadErrors).
+	MTU int
+	// Queues is the number of tun queues, each with its own reader
+	// goroutine (IFF_MULTI_QUEUE when above 1): the kernel spreads flows
+	// over them by hash. 0 means one per CPU.
+	Queues int
+	// TxQueueLen is the tun device's transmit queue length; 0 means
+	// DefaultTxQueueLen.
+	TxQueueLen int
+	// IPv6, IPv4 and UDP enable the encapsulations this forwarder
+	// terminates and originates: IPv6 in IPv6 (raw IPv6 sockets, protocol
+	// 41), 6in4 (raw IPv4 sockets, protocol 41) and IPv6 in UDP over IPv4
+	// (a UDP socket on UDPPort). A binding of a kind not enabled is
+	// dropped (Stats.KindDisabled).
+	IPv6, IPv4, UDP bool
+	// UDPPort is the local UDP port; 0 means 4191 (RFC 5555 §4.1).
+	// Bindings whose local port differs are dropped (Stats.PortMismatch).
+	UDPPort uint16
+	// HeaderIncluded sends IPv6-in-IPv6 and 6in4 packets with the outer
+	// header written by Tunnel.Encap, through IPPROTO_RAW sockets
+	// (IPV6_HDRINCL / IP_HDRINCL), instead of letting the kernel build it
+	// on the protocol-41 sockets (Tunnel.Prepare). The default is faster:
+	// Linux routes a header-included send with FLOWI_FLAG_KNOWN_NH, which
+	// for an on-link destination allocates and frees an uncached route
+	// per packet (measured: about 10% of the CPU for IPv6).
+	HeaderIncluded bool
+	// BatchSize is the number of packets per tun read and socket
+	// receive; 0 means DefaultBatchSize.
+	BatchSize int
+	// SocketBuffer is SO_RCVBUF and SO_SNDBUF of the tunnel sockets; 0
+	// means DefaultSocketBuffer, negative leaves the system default.
+	SocketBuffer int
+	// OnError, if set, is called (from a forwarder goroutine, rarely:
+	// never per packet) when a reader stops on an unexpected error. The
+	// Forwarder never logs.
+	OnError func(error)
+}
+
+// Forwarder defaults.
+const (
+	// DefaultBatchSize is wireguard's conn.IdealBatchSize: enough
+	// buffers for one 64 KiB GSO super-packet split into MTU-sized
+	// packets, and the batch recvmmsg/sendmmsg amortize a system call
+	// over.
+	DefaultBatchSize = 128
+	// DefaultTxQueueLen raises the tun device's queue from the kernel's
+	// 500 packets.
+	DefaultTxQueueLen = 10000
+	// DefaultSocketBuffer is the tunnel sockets' buffer size.
+	DefaultSocketBuffer = 4 << 20
+
+	// bufSize is every packet buffer: headroom and the largest IP packet.
+	bufSize = Headroom + MaxPathMTU
+	// replyOff is where an ICMPv6 error built in a buffer's headroom
+	// starts, relative to the virtio-net header space tun.Write needs
+	// (10 octets) in front of every packet it writes.
+	replyOff = Headroom - errorHeaderLen
+	// udpRecvBatch is the number of datagrams per UDP receive: with
+	// UDP_GRO each can hold a whole 64 KiB train of segments.
+	udpRecvBatch = 16
+	// maxGSOSegments is the most segments we put in one UDP_SEGMENT send
+	// (the kernel's UDP_MAX_SEGMENTS is at least 64).
+	maxGSOSegments = 64
+	// cmsgSpace is the control buffer of one message.
+	cmsgSpace = 128
+	// drainRoom is how many free buffers a tun read needs before we try
+	// another without waiting: a 64 KiB super-packet at the minimum MTU
+	// splits into 52.
+	drainRoom = 64
+)
+
+// Stats are the forwarder's I/O counters (the per-packet verdicts are in
+// Tunnel.Counters).
+type Stats struct {
+	// TunReads and TunPackets count tun read calls and the packets they
+	// returned after GSO splitting; TunWrites and TunWritten the writes
+	// and packets handed to them (before GRO coalescing).
+	TunReads, TunPackets  uint64
+	TunWrites, TunWritten uint64
+	TunReadErrors         uint64
+	TunWriteErrors        uint64
+	// SocketReads and SocketPackets count receive calls and datagrams
+	// (UDP GRO trains count as their segments in SocketPackets).
+	SocketReads, SocketPackets uint64
+	SocketReadErrors           uint64
+	// Sends and SentPackets count sendmmsg calls and packets (a GSO send
+	// counts its segments); SendErrors the packets the kernel refused.
+	Sends, SentPackets uint64
+	SendErrors         uint64
+	// Truncated counts datagrams larger than the receive buffer.
+	Truncated uint64
+	// KindDisabled counts packets for a binding whose encapsulation this
+	// forwarder has no socket for; PortMismatch UDP bindings whose local
+	// port is not ours.
+	KindDisabled, PortMismatch uint64
+	// ICMPReceived counts ICMP messages read from the ICMP sockets.
+	ICMPReceived uint64
+	// LastSendError is the last error a send returned, "" if none.
+	LastSendError string
+}
+
+type fwdCounters struct {
+	tunReads, tunPackets, tunWrites, tunWritten, tunReadErr, tunWriteErr atomic.Uint64
+	_                                                                    [16]byte
+	sockReads, sockPackets, sockReadErr                                  atomic.Uint64
+	_                                                                    [40]byte
+	sends, sent, sendErr, truncated, kindDisabled, portMismatch, icmp    atomic.Uint64
+	lastSendErr                                                          atomic.Pointer[string]
+}
+
+// Forwarder is the I/O half of a tunnel: a tun device for the inner
+// side, raw and UDP sockets for the tunnel path, and one goroutine per
+// tun queue and per socket moving packets through a Tunnel in batches.
+//
+// Outbound, each tun queue's goroutine reads a batch (GSO super-packets
+// split, then whatever else is queued), runs Tunnel.Prepare or
+// Tunnel.Encap per packet, and sends the results with one sendmmsg per
+// socket: IPv6-in-IPv6 and 6in4 through the protocol-41 raw sockets with
+// the kernel building the outer header from control messages (or, with
+// HeaderIncluded, header-included IPPROTO_RAW sockets, which receive
+// nothing), UDP through a UDP socket with UDP_SEGMENT, runs of
+// equal-sized packets to one endpoint going out as one GSO send. Packets
+// that must be allowed to fragment go header included with DF clear.
+// Packet Too Big replies go back into the tun device.
+//
+// Inbound, one goroutine per socket reads a batch with recvmmsg (the UDP
+// socket with UDP_GRO, so a train of datagrams arrives as one), runs
+// Tunnel.Input (raw IPv4, header included) or Tunnel.Decap (raw IPv6 and
+// UDP, outer header from the socket address, IPV6_PKTINFO/IP_PKTINFO and
+// the received traffic class) and writes what passes to the tun device in
+// one batch, which tun.Write coalesces (GRO) into super-packets.
+//
+// ICMPv6 and ICMPv4 raw sockets feed Tunnel.HandleICMP; the relayed
+// errors go into the tun device.
+//
+// Memory is fixed at creation: every goroutine owns its buffers
+// (BatchSize buffers of Headroom+MTU octets per tun queue, of
+// Headroom+65535 per socket reader, since a UDP GRO train or a tun.Write
+// coalescing into the buffer can fill that), a batch is processed before
+// the next is read, and nothing is queued, so overload drops (in the
+// kernel's queues, counted there) instead of growing. The sockets are
+// blocking, outside the Go netpoller (see sock), one goroutine each.
+type Forwarder struct {
+	t     *Tunnel
+	cfg   ForwarderConfig
+	name  string
+	devs  []tun.Device
+	socks []*sock
+
+	raw6Send *sock // IPPROTO_RAW, IPv6 header included (HeaderIncluded)
+	raw6     *sock // protocol 41: receive; kernel-built sends
+	raw4Send *sock // IPPROTO_RAW, IPv4 header included: DF clear sends
+	raw4     *sock // protocol 41: receive; kernel-built sends with DF
+	udp      *sock
+	icmp6    *sock
+	icmp4    *sock
+
+	ctr    fwdCounters
+	closed atomic.Bool
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// NewForwarder creates the tun device and sockets for t in the calling
+// thread's network namespace (call it from a thread locked to the
+// namespace) and starts the forwarding goroutines. The tun device is up,
+// with its MTU and queue length set; addresses and routes are the
+// caller's.
+func NewForwarder(t *Tunnel, cfg ForwarderConfig) (*Forwarder, error) {
+	if t == nil {
+		return nil, errors.New("tunnel: nil Tunnel")
+	}
+	if !cfg.IPv6 && !cfg.IPv4 && !cfg.UDP {
+		return nil, errors.New("tunnel: forwarder with no encapsulation enabled")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "gomip6%d"
+	}
+	if cfg.MTU == 0 {
+		oh := OverheadUDP4
+		if cfg.IPv6 {
+			oh = OverheadIPv6
+		} else if !cfg.UDP {
+			oh = Overhead6in4
+		}
+		cfg.MTU = DefaultPathMTU - oh
+	}
+	if cfg.MTU < MinIPv6MTU || cfg.MTU > MaxPathMTU {
+		return nil, fmt.Errorf("tunnel: tun MTU %d outside [%d, %d]", cfg.MTU, MinIPv6MTU, MaxPathMTU)
+	}
+	if cfg.Queues <= 0 {
+		cfg.Queues = runtime.NumCPU()
+	}
+	if cfg.TxQueueLen == 0 {
+		cfg.TxQueueLen = DefaultTxQueueLen
+	}
+	if cfg.UDPPort == 0 {
+		cfg.UDPPort = UDPPortDSMIP
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.SocketBuffer == 0 {
+		cfg.SocketBuffer = DefaultSocketBuffer
+	}
+	f := &Forwarder{t: t, cfg: cfg}
+	if err := f.open(); err != nil {
+		f.closeAll()
+		return nil, err
+	}
+	f.start()
+	return f, nil
+}
+
+// Name returns the tun device's name.
+func (f *Forwarder) Name() string { return f.name }
+
+// Tunnel returns the tunnel the forwarder runs.
+func (f *Forwarder) Tunnel() *Tunnel { return f.t }
+
+func (f *Forwarder) open() error {
+	devs, name, err := openTUN(f.cfg.Name, f.cfg.Queues)
+	if err != nil {
+		return err
+	}
+	f.devs, f.name = devs, name
+	if err := setLink(name, f.cfg.MTU, f.cfg.TxQueueLen); err != nil {
+		return err
+	}
+	hop := int(f.t.cfg.HopLimit)
+	buf := f.cfg.SocketBuffer
+	add := func(s *sock, err error) (*sock, error) {
+		if err == nil {
+			f.socks = append(f.socks, s)
+		}
+		return s, err
+	}
+	if f.cfg.IPv6 {
+		if f.cfg.HeaderIncluded {
+			// RFC 3542 raw sockets strip the IPv6 header; IPV6_HDRINCL
+			// (Linux 4.5) on an IPPROTO_RAW socket sends ours as built.
+			if f.raw6Send, err = add(newSock(&f.closed, "raw6-send", unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_RAW, func(fd int) error {
+				setBuffers(fd, buf)
+				return sockopts(fd, [3]int{unix.IPPROTO_IPV6, unix.IPV6_HDRINCL, 1})
+			})); err != nil {
+				return err
+			}
+		}
+		if f.raw6, err = add(newSock(&f.closed, "raw6", unix.AF_INET6, unix.SOCK_RAW, mip6.ProtoIPv6, func(fd int) error {
+			setBuffers(fd, buf)
+			return sockopts(fd,
+				[3]int{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1},
+				[3]int{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, 1},
+				[3]int{unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, hop},
+				// Kernel-built sends may fragment: ActionSendFragmentable
+				// goes without IPV6_DONTFRAG, everything else with it
+				// (RFC 2473 §7.1).
+				[3]int{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DONT})
+		})); err != nil {
+			return err
+		}
+	}
+	if f.cfg.IPv4 || f.cfg.UDP {
+		// Header included: 6in4 with HeaderIncluded, and every packet that
+		// must go with DF clear (ActionSendFragmentable, 6in4 and UDP),
+		// with the header Encap built: the kernel sends it as it is, and
+		// routers on the path may fragment it (RFC 4213 §3.2.2).
+		if f.raw4Send, err = add(newSock(&f.closed, "raw4-send", unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW, func(fd int) error {
+			setBuffers(fd, buf)
+			return sockopts(fd, [3]int{unix.IPPROTO_IP, unix.IP_HDRINCL, 1})
+		})); err != nil {
+			return err
+		}
+	}
+	if f.cfg.IPv4 {
+		if f.raw4, err = add(newSock(&f.closed, "raw4", unix.AF_INET, unix.SOCK_RAW, mip6.ProtoIPv6, func(fd int) error {
+			setBuffers(fd, buf)
+			return sockopts(fd,
+				[3]int{unix.IPPROTO_IP, unix.IP_TTL, hop},
+				// DF on every kernel-built packet (RFC 4213 §3.2.2 for a
+				// tunnel MTU the inner packet fits), whatever the kernel's
+				// PMTU cache says: the binding's path MTU is the authority.
+				[3]int{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE})
+		})); err != nil {
+			return err
+		}
+	}
+	if f.cfg.UDP {
+		port := int(f.cfg.UDPPort)
+		if f.udp, err = add(newSock(&f.closed, "udp4", unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_UDP, func(fd int) error {
+			setBuffers(fd, buf)
+			if err := sockopts(fd,
+				[3]int{unix.IPPROTO_IP, unix.IP_PKTINFO, 1},
+				[3]int{unix.IPPROTO_IP, unix.IP_RECVTOS, 1},
+				[3]int{unix.IPPROTO_IP, unix.IP_TTL, hop},
+				// DF on every packet, whatever the kernel's PMTU cache
+				// says: the binding's path MTU is the authority.
+				[3]int{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE},
+				[3]int{unix.IPPROTO_UDP, unix.UDP_GRO, 1}); err != nil {
+				return err
+			}
+			return unix.Bind(fd, &unix.SockaddrInet4{Port: port})
+		})); err != nil {
+			return err
+		}
+	}
+	if f.cfg.IPv6 {
+		if f.icmp6, err = add(newSock(&f.closed, "icmp6", unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_ICMPV6, func(fd int) error {
+			// Only the error types HandleICMP acts on (RFC 4443 §3):
+			// Linux's filter bits mean "block".
+			var flt unix.ICMPv6Filter
+			for i := range flt.Data {
+				flt.Data[i] = ^uint32(0)
+			}
+			for _, typ := range []uint{icmp6DestUnreach, icmp6PacketTooBig, icmp6TimeExceeded, icmp6ParamProblem} {
+				flt.Data[typ>>5] &^= 1 << (typ & 31)
+			}
+			return unix.SetsockoptICMPv6Filter(fd, unix.SOL_ICMPV6, unix.ICMPV6_FILTER, &flt)
+		})); err != nil {
+			return err
+		}
+	}
+	if f.cfg.IPv4 || f.cfg.UDP {
+		if f.icmp4, err = add(newSock(&f.closed, "icmp4", unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP, func(fd int) error {
+			// ICMP_FILTER (SOL_RAW): a set bit blocks that type.
+			mask := ^uint32(1<<icmp4DestUnreach | 1<<icmp4TimeExceeded | 1<<icmp4ParamProblem)
+			return unix.SetsockoptInt(fd, unix.SOL_RAW, 1, int(int32(mask)))
+		})); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *Forwarder) start() {
+	for i, d := range f.devs {
+		q := f.newTxPath(d)
+		f.wg.Add(1)
+		go func() { defer f.wg.Done(); f.run(fmt.Sprintf("tun queue %d", i), q.loop) }()
+	}
+	rx := 0
+	startRx := func(name string, s *sock, kind Kind) {
+		p := f.newRxPath(s, kind, f.devs[rx%len(f.devs)])
+		rx++
+		f.wg.Add(1)
+		go func() { defer f.wg.Done(); f.run(name, p.loop) }()
+	}
+	if f.raw6 != nil {
+		startRx("raw6", f.raw6, KindIPv6)
+	}
+	if f.raw4 != nil {
+		startRx("raw4", f.raw4, Kind6in4)
+	}
+	if f.udp != nil {
+		startRx("udp4", f.udp, KindUDP4)
+	}
+	for _, ic := range []struct {
+		s  *sock
+		v4 bool
+	}{{f.icmp6, false}, {f.icmp4, true}} {
+		if ic.s == nil {
+			continue
+		}
+		p := &icmpPath{f: f, s: ic.s, v4: ic.v4, dev: f.devs[0], in: make([]byte, bufSize), out: make([]byte, replyOff+MinIPv6MTU), wb: make([][]byte, 1)}
+		f.wg.Add(1)
+		go func() { defer f.wg.Done(); f.run("icmp", p.loop) }()
+	}
+}
+
+// run runs a reader loop; an error before Close is reported.
+func (f *Forwarder) run(name string, loop func() error) {
+	err := loop()
+	if err != nil && !f.closed.Load() && f.cfg.OnError != nil {
+		f.cfg.OnError(fmt.Errorf("tunnel: %s reader stopped: %w", name, err))
+	}
+}
+
+// Close stops the goroutines and releases the tun device and sockets.
+func (f *Forwarder) Close() error {
+	var err error
+	f.once.Do(func() {
+		f.closed.Store(true)
+		// Wake the socket readers, close the tun queues (which wakes
+		// their readers), wait for every goroutine, and only then close
+		// the sockets, whose descriptors the goroutines use until they
+		// return.
+		for _, s := range f.socks {
+			s.shutdown()
+		}
+		err = f.closeAll()
+	})
+	return err
+}
+
+// closeAll closes the tun queues, waits for the goroutines and closes the
+// sockets.
+func (f *Forwarder) closeAll() error {
+	var errs []error
+	for _, d := range f.devs {
+		if err := d.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	f.wg.Wait()
+	for _, s := range f.socks {
+		if err := s.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stats returns the I/O counters.
+func (f *Forwarder) Stats() Stats {
+	c := &f.ctr
+	s := Stats{
+		TunReads: c.tunReads.Load(), TunPackets: c.tunPackets.Load(),
+		TunWrites: c.tunWrites.Load(), TunWritten: c.tunWritten.Load(),
+		TunReadErrors: c.tunReadErr.Load(), TunWriteErrors: c.tunWriteErr.Load(),
+		SocketReads: c.sockReads.Load(), SocketPackets: c.sockPackets.Load(),
+		SocketReadErrors: c.sockReadErr.Load(),
+		Sends:            c.sends.Load(), SentPackets: c.sent.Load(), SendErrors: c.sendErr.Load(),
+		Truncated: c.truncated.Load(), KindDisabled: c.kindDisabled.Load(),
+		PortMismatch: c.portMismatch.Load(), ICMPReceived: c.icmp.Load(),
+	}
+	if p := c.lastSendErr.Load(); p != nil {
+		s.LastSendError = *p
+	}
+	return s
+}
+
+// fatal reports whether a read error means the descriptor is gone.
+func fatal(err error) bool {
+	return errors.Is(err, os.ErrClosed) || errors.Is(err, unix.EBADF) || errors.Is(err, unix.EBADFD)
+}
+
+// flushSend sends a batch and counts the outcome.
+func (f *Forwarder) flushSend(m *mmsg, pkts int) error {
+	if m.n == 0 {
+		return nil
+	}
+	failed, last, err := m.flush()
+	f.ctr.sends.Add(1)
+	f.ctr.sent.Add(uint64(pkts))
+	if failed > 0 {
+		f.ctr.sendErr.Add(uint64(failed))
+		if last != nil {
+			s := last.Error()
+			f.ctr.lastSendErr.Store(&s)
+		}
+	}
+	return err
+}
+
+// ---- outbound: tun → tunnel ----
+
+// sender is one socket's send batch on one tun queue's goroutine.
+type sender struct {
+	m    *mmsg
+	pkts int
+}
+
+func newSender(s *sock, msgs, iovs int) *sender {
+	if s == nil {
+		return nil
+	}
+	return &sender{m: newMmsg(s, msgs, iovs, cmsgSpace)}
+}
+
+// txPath is one tun queue's outbound loop and its buffers.
+type txPath struct {
+	f     *Forwarder
+	dev   tun.Device
+	bufs  [][]byte
+	sizes []int
+
+	// hdr6 and hdr4 send header-included packets, kern6 and kern4 let
+	// the kernel build the header, udp is the UDP socket.
+	hdr6, kern6, hdr4, kern4, udp *sender
+
+	run udpRun
+
+	replies [][]byte
+}
+
+func (f *Forwarder) newTxPath(d tun.Device) *txPath {
+	n := f.cfg.BatchSize
+	q := &txPath{f: f, dev: d, bufs: make([][]byte, n), sizes: make([]int, n), replies: make([][]byte, 0, n)}
+	for i := range q.bufs {
+		q.bufs[i] = make([]byte, Headroom+f.cfg.MTU)
+	}
+	q.hdr6 = newSender(f.raw6Send, n, n)
+	q.kern6 = newSender(f.raw6, n, n)
+	q.hdr4 = newSender(f.raw4Send, n, n)
+	q.kern4 = newSender(f.raw4, n, n)
+	q.udp = newSender(f.udp, n, n)
+	return q
+}
+
+func (q *txPath) loop() error {
+	// The queue's descriptor, for readiness checks only (File().Fd()
+	// would switch it to blocking mode).
+	pfd := []unix.PollFd{{Fd: -1, Events: unix.POLLIN}}
+	if file := q.dev.File(); file != nil {
+		if rc, err := file.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { pfd[0].Fd = int32(fd) })
+		}
+	}
+	for {
+		n, err := q.dev.Read(q.bufs, q.sizes, Headroom)
+		if err != nil {
+			if q.f.closed.Load() || fatal(err) {
+				return err
+			}
+			// A malformed super-packet (tun.Read refuses it whole) is
+			// the sender's problem: count and go on.
+			q.f.ctr.tunReadErr.Add(1)
+			if n == 0 {
+				continue
+			}
+		}
+		q.f.ctr.tunReads.Add(1)
+		// tun.Read returns one packet, or one GSO super-packet split: for
+		// small packets that is a read and a send per packet. Take what
+		// else is queued, as long as poll(2) says there is some, so that
+		// the sends go out in one sendmmsg per socket. (A read deadline
+		// in the past would not do: the netpoller fails such a read
+		// before trying it.) Stop while there is still room for a whole
+		// super-packet: tun.Read drops one that does not fit.
+		for pfd[0].Fd >= 0 && n < len(q.bufs)-drainRoom {
+			if r, err := unix.Poll(pfd, 0); r <= 0 || err != nil || pfd[0].Revents&unix.POLLIN == 0 {
+				break
+			}
+			m, err := q.dev.Read(q.bufs[n:], q.sizes[n:], Headroom)
+			if err != nil {
+				if q.f.closed.Load() || fatal(err) {
+					return err
+				}
+				q.f.ctr.tunReadErr.Add(1)
+				break
+			}
+			q.f.ctr.tunReads.Add(1)
+			n += m
+		}
+		q.f.ctr.tunPackets.Add(uint64(n))
+		for i := range n {
+			q.handle(q.bufs[i][:Headroom+q.sizes[i]], Headroom)
+		}
+		if err := q.flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// handle runs one inner packet at buf[off:] through the tunnel and queues
+// the result. It allocates nothing.
+func (q *txPath) handle(buf []byte, off int) {
+	t := q.f.t
+	inner := buf[off:]
+	if _, ok := innerLen(inner); !ok {
+		t.Encap(buf, off, nil) // counts it as malformed
+		return
+	}
+	keyOff := ip6Dst
+	if t.cfg.Role == RoleMobileNode {
+		keyOff = ip6Src
+	}
+	k := addr16(inner, keyOff)
+	b := t.table.lookup(&k)
+	if b == nil {
+		t.Encap(buf, off, nil) // counts no_binding
+		return
+	}
+	switch {
+	case b.kind == KindUDP4 && q.udp != nil:
+		if b.lport != q.f.cfg.UDPPort {
+			q.f.ctr.portMismatch.Add(1)
+			return
+		}
+		if fragmentable(inner, b) {
+			// The UDP socket sends with DF; this packet needs DF clear:
+			// Encap builds it so, and it goes header included.
+			q.encap4(buf, off, b)
+			return
+		}
+		pkt, p, v := t.Prepare(buf, off, b)
+		if v.Action == ActionSend {
+			q.addUDP(pkt, b, p.TOS)
+			return
+		}
+		q.verdict(buf, pkt, v)
+	case b.kind == Kind6in4 && q.kern4 != nil && !q.f.cfg.HeaderIncluded && !fragmentable(inner, b):
+		pkt, p, v := t.Prepare(buf, off, b)
+		if v.Action == ActionSend {
+			q.addKernel4(pkt, b, p.TOS)
+			return
+		}
+		q.verdict(buf, pkt, v)
+	case b.kind == Kind6in4 && q.kern4 != nil:
+		q.encap4(buf, off, b)
+	case b.kind == KindIPv6 && q.hdr6 != nil:
+		pkt, v := t.Encap(buf, off, b)
+		switch v.Action {
+		case ActionSend:
+			s := q.hdr6
+			if s.m.full(1) {
+				q.f.flushSend(s.m, s.pkts)
+				s.pkts = 0
+			}
+			i := s.m.begin()
+			s.m.addIov(i, pkt)
+			s.m.setName6(i, &b.remote)
+			s.pkts++
+		case ActionSendFragmentable:
+			// IPv6 routers do not fragment: the kernel must, at the
+			// source, from the payload (RFC 2473 §7.1).
+			q.addKernel6(pkt[OverheadIPv6:], b, ip6TrafficClass(pkt), false)
+		default:
+			q.verdict(buf, pkt, v)
+		}
+	case b.kind == KindIPv6 && q.kern6 != nil:
+		pkt, p, v := t.Prepare(buf, off, b)
+		if v.Action == ActionSend || v.Action == ActionSendFragmentable {
+			q.addKernel6(pkt, b, p.TOS, v.Action == ActionSend)
+			return
+		}
+		q.verdict(buf, pkt, v)
+	default:
+		q.f.ctr.kindDisabled.Add(1)
+	}
+}
+
+// fragmentable reports whether the inner packet is over b's tunnel MTU
+// but not over 1280, the case where Encap clears DF and the outer packet
+// must be allowed to fragment (RFC 2473 §7.1(a), RFC 4213 §3.2.2).
+func fragmentable(inner []byte, b *Binding) bool {
+	n, ok := innerLen(inner)
+	return ok && n > b.TunnelMTU() && n <= MinIPv6MTU
+}
+
+// encap4 encapsulates with Encap (6in4 or UDP, header and DF bit ours)
+// and queues the result on the header-included IPv4 socket.
+func (q *txPath) encap4(buf []byte, off int, b *Binding) {
+	pkt, v := q.f.t.Encap(buf, off, b)
+	if v.Action != ActionSend && v.Action != ActionSendFragmentable {
+		q.verdict(buf, pkt, v)
+		return
+	}
+	s := q.hdr4
+	if s.m.full(1) {
+		q.f.flushSend(s.m, s.pkts)
+		s.pkts = 0
+	}
+	i := s.m.begin()
+	s.m.addIov(i, pkt)
+	s.m.setName4(i, &b.remote, 0)
+	s.pkts++
+}
+
+// verdict handles what is neither a send nor a drop: a Packet Too Big
+// built in place goes back into the tun device.
+func (q *txPath) verdict(buf, pkt []byte, v Verdict) {
+	if v.Action != ActionReply {
+		return
+	}
+	if w, ok := writeSlice(buf, pkt, replyOff); ok {
+		q.replies = append(q.replies, w)
+	}
+}
+
+// writeSlice returns the slice of buf, of which pkt is a subslice, that
+// starts off octets in front of pkt and ends with it, as tun.Write wants
+// it (it writes the virtio-net header in front of the packet, and
+// coalesces into the room behind it), if buf has that much room in front.
+func writeSlice(buf, pkt []byte, off int) ([]byte, bool) {
+	pos := cap(buf) - cap(pkt)
+	if pos < off || pos+len(pkt) > cap(buf) {
+		return nil, false
+	}
+	return buf[pos-off : pos+len(pkt)], true
+}
+
+// addKernel6 queues an inner packet on the protocol-41 raw IPv6 socket,
+// where the kernel builds the outer header: source by IPV6_PKTINFO, traffic
+// class by IPV6_TCLASS, hop limit from the socket, and fragmentation only
+// if allowed (IPV6_DONTFRAG).
+func (q *txPath) addKernel6(pkt []byte, b *Binding, tos uint8, dontFrag bool) {
+	s := q.kern6
+	if s.m.full(1) {
+		q.f.flushSend(s.m, s.pkts)
+		s.pkts = 0
+	}
+	i := s.m.begin()
+	s.m.addIov(i, pkt)
+	s.m.setName6(i, &b.remote)
+	c := s.m.control(i)
+	d, n := putCmsg(c, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)
+	copy(d[:16], b.local[:])
+	clear(d[16:])
+	d, l := putCmsg(c[n:], unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 4)
+	putNativeInt(d, int(tos))
+	n += l
+	if dontFrag {
+		d, l = putCmsg(c[n:], unix.IPPROTO_IPV6, unix.IPV6_DONTFRAG, 4)
+		putNativeInt(d, 1)
+		n += l
+	}
+	s.m.setControl(i, n)
+	s.pkts++
+}
+
+// addKernel4 queues an inner packet on the protocol-41 raw IPv4 socket,
+// where the kernel builds the header: source by IP_PKTINFO, TOS by IP_TOS,
+// TTL from the socket, DF from IP_PMTUDISC_PROBE.
+func (q *txPath) addKernel4(pkt []byte, b *Binding, tos uint8) {
+	s := q.kern4
+	if s.m.full(1) {
+		q.f.flushSend(s.m, s.pkts)
+		s.pkts = 0
+	}
+	i := s.m.begin()
+	s.m.addIov(i, pkt)
+	s.m.setName4(i, &b.remote, 0)
+	n := putPktinfo4(s.m.control(i), &b.local, tos)
+	s.m.setControl(i, n)
+	s.pkts++
+}
+
+// putPktinfo4 writes IP_PKTINFO (source address) and IP_TOS control
+// messages and returns their length.
+func putPktinfo4(c []byte, local *[16]byte, tos uint8) int {
+	d, n := putCmsg(c, unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo)
+	clear(d)
+	copy(d[4:8], local[12:16]) // ipi_spec_dst: the source to use
+	d, l := putCmsg(c[n:], unix.IPPROTO_IP, unix.IP_TOS, 4)
+	putNativeInt(d, int(tos))
+	return n + l
+}
+
+// udpRun is the UDP GSO train being built: its message, segment count,
+// segment size and total, endpoint and TOS.
+type udpRun struct {
+	open                 bool
+	msg, segs, size, tot int
+	local, remote        [16]byte
+	rport                uint16
+	tos                  uint8
+}
+
+// addUDP adds an inner packet to the UDP send batch. Consecutive packets
+// to the same endpoint with the same TOS and size (the last of a run may
+// be shorter) share one message sent with UDP_SEGMENT: the kernel (or the
+// NIC, or nobody on a veth, whose peer can take the whole train with
+// UDP_GRO) cuts it into datagrams at the segment size (UDP GSO, Linux
+// 4.18). The segments stay where they are: one I/O vector each.
+func (q *txPath) addUDP(pkt []byte, b *Binding, tos uint8) {
+	s := q.udp
+	r := &q.run
+	if r.open && r.remote == b.remote && r.rport == b.rport && r.local == b.local && r.tos == tos &&
+		len(pkt) <= r.size && r.segs < maxGSOSegments && r.tot+len(pkt) <= MaxPathMTU-OverheadUDP4 && s.m.niov < len(s.m.iovs) {
+		s.m.addIov(r.msg, pkt)
+		r.segs++
+		r.tot += len(pkt)
+		s.pkts++
+		if len(pkt) < r.size {
+			q.closeRun() // a short segment ends a GSO train
+		}
+		return
+	}
+	q.closeRun()
+	if s.m.full(1) {
+		q.f.flushSend(s.m, s.pkts)
+		s.pkts = 0
+	}
+	i := s.m.begin()
+	s.m.addIov(i, pkt)
+	s.m.setName4(i, &b.remote, b.rport)
+	*r = udpRun{true, i, 1, len(pkt), len(pkt), b.local, b.remote, b.rport, tos}
+	s.pkts++
+}
+
+// closeRun finishes the control data of the open GSO run.
+func (q *txPath) closeRun() {
+	r := &q.run
+	if !r.open {
+		return
+	}
+	r.open = false
+	m := q.udp.m
+	c := m.control(r.msg)
+	n := putPktinfo4(c, &r.local, r.tos)
+	if r.segs > 1 {
+		d, l := putCmsg(c[n:], unix.SOL_UDP, unix.UDP_SEGMENT, 2)
+		putNativeUint16(d, uint16(r.size))
+		n += l
+	}
+	m.setControl(r.msg, n)
+}
+
+// flush sends every socket's batch and writes the replies.
+func (q *txPath) flush() error {
+	q.closeRun()
+	for _, s := range []*sender{q.hdr6, q.kern6, q.hdr4, q.kern4, q.udp} {
+		if s == nil || s.m.n == 0 {
+			continue
+		}
+		err := q.f.flushSend(s.m, s.pkts)
+		s.pkts = 0
+		if err != nil {
+			return err
+		}
+	}
+	if len(q.replies) > 0 {
+		q.f.tunWrite(q.dev, q.replies, replyOff)
+		q.replies = q.replies[:0]
+	}
+	return nil
+}
+
+// tunWrite writes a batch to a tun queue and counts it.
+func (f *Forwarder) tunWrite(d tun.Device, bufs [][]byte, off int) {
+	f.ctr.tunWrites.Add(1)
+	f.ctr.tunWritten.Add(uint64(len(bufs)))
+	if _, err := d.Write(bufs, off); err != nil {
+		f.ctr.tunWriteErr.Add(1)
+	}
+}
+
+// ---- inbound: tunnel → tun ----
+
+// rxPath is one socket's receive loop.
+type rxPath struct {
+	f    *Forwarder
+	kind Kind
+	dev  tun.Device
+	m    *mmsg
+	bufs [][]byte
+	// wbufs are the tun.Write batch: slices of bufs (raw sockets, whole
+	// UDP datagrams) or of cbufs (segments of a UDP GRO train, copied
+	// apart because tun.Write needs room in front of every packet and
+	// coalesces into the buffer behind it).
+	wbufs [][]byte
+	cbufs [][]byte
+	ncopy int
+	lport uint16
+}
+
+func (f *Forwarder) newRxPath(s *sock, kind Kind, d tun.Device) *rxPath {
+	msgs := f.cfg.BatchSize
+	if kind == KindUDP4 {
+		msgs = min(msgs, udpRecvBatch)
+	}
+	p := &rxPath{f: f, kind: kind, dev: d, bufs: make([][]byte, msgs), wbufs: make([][]byte, 0, f.cfg.BatchSize), lport: f.cfg.UDPPort}
+	p.m = newMmsg(s, msgs, msgs, cmsgSpace)
+	for i := range p.bufs {
+		p.bufs[i] = make([]byte, bufSize)
+		p.m.prepareRecv(i, p.bufs[i][Headroom:])
+	}
+	if kind == KindUDP4 {
+		p.cbufs = make([][]byte, f.cfg.BatchSize)
+		for i := range p.cbufs {
+			p.cbufs[i] = make([]byte, bufSize)
+		}
+	}
+	return p
+}
+
+func (p *rxPath) loop() error {
+	for {
+		if err := p.m.recv(); err != nil {
+			if p.f.closed.Load() || fatal(err) {
+				return err
+			}
+			p.f.ctr.sockReadErr.Add(1)
+			continue
+		}
+		p.f.ctr.sockReads.Add(1)
+		p.handleBatch()
+	}
+}
+
+// handleBatch decapsulates the received batch and writes it to the tun
+// device. It allocates nothing.
+func (p *rxPath) handleBatch() {
+	for i := range p.m.n {
+		h := &p.m.hdrs[i]
+		n := int(h.Len)
+		data := p.bufs[i][Headroom : Headroom+n]
+		if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
+			p.f.ctr.truncated.Add(1)
+			continue
+		}
+		switch p.kind {
+		case Kind6in4:
+			p.f.ctr.sockPackets.Add(1)
+			inner, v := p.f.t.Input(data)
+			p.pass(p.bufs[i], inner, v)
+		case KindIPv6:
+			p.f.ctr.sockPackets.Add(1)
+			var o rawOuter
+			p.outer6(&o, i)
+			inner, v := p.f.t.decap(data, &o)
+			p.pass(p.bufs[i], inner, v)
+		case KindUDP4:
+			p.udpDatagram(i, data)
+		}
+	}
+	p.flush()
+}
+
+// pass queues a decapsulated packet for the tun device.
+func (p *rxPath) pass(buf, inner []byte, v Verdict) {
+	if v.Action != ActionSend {
+		return
+	}
+	if w, ok := writeSlice(buf, inner, Headroom); ok {
+		p.wbufs = append(p.wbufs, w)
+		if len(p.wbufs) == cap(p.wbufs) {
+			p.flush()
+		}
+	}
+}
+
+func (p *rxPath) flush() {
+	if len(p.wbufs) > 0 {
+		p.f.tunWrite(p.dev, p.wbufs, Headroom)
+		p.wbufs = p.wbufs[:0]
+	}
+	p.ncopy = 0
+}
+
+// outer6 fills o from message i of a raw IPv6 receive: the source from
+// the socket address, our address from IPV6_PKTINFO, the traffic class
+// from IPV6_TCLASS (the socket strips the header itself, RFC 3542 §3).
+func (p *rxPath) outer6(o *rawOuter, i int) {
+	sa := &p.m.names[i]
+	o.kind, o.valid, o.src = KindIPv6, true, sa.Addr
+	c := p.m.control(i)[:p.m.hdrs[i].Hdr.Controllen]
+	for {
+		level, typ, data, rest, ok := nextCmsg(c)
+		if !ok {
+			return
+		}
+		switch {
+		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= 16:
+			o.dst, o.hasDst = [16]byte(data[:16]), true
+		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_TCLASS:
+			o.tos = uint8(nativeInt(data))
+		}
+		c = rest
+	}
+}
+
+// udpDatagram decapsulates one UDP receive: a single datagram, or with
+// UDP_GRO a train of segments of the size the UDP_GRO control message
+// gives (the last may be shorter), each an inner IPv6 packet (RFC 5555
+// §4.1).
+func (p *rxPath) udpDatagram(i int, data []byte) {
+	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&p.m.names[i]))
+	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	o := rawOuter{kind: KindUDP4, v4: true, valid: true, sport: uint16(port[0])<<8 | uint16(port[1]), dport: p.lport}
+	o.src[10], o.src[11] = 0xff, 0xff
+	copy(o.src[12:], sa.Addr[:])
+	gso := 0
+	c := p.m.control(i)[:p.m.hdrs[i].Hdr.Controllen]
+	for {
+		level, typ, d, rest, ok := nextCmsg(c)
+		if !ok {
+			break
+		}
+		switch {
+		case level == unix.IPPROTO_IP && typ == unix.IP_PKTINFO && len(d) >= unix.SizeofInet4Pktinfo:
+			o.dst[10], o.dst[11] = 0xff, 0xff
+			copy(o.dst[12:], d[8:12]) // ipi_addr: the header's destination
+			o.hasDst = true
+		case level == unix.IPPROTO_IP && typ == unix.IP_TOS && len(d) >= 1:
+			o.tos = d[0]
+		case level == unix.SOL_UDP && typ == unix.UDP_GRO:
+			gso = nativeInt(d)
+		}
+		c = rest
+	}
+	if gso <= 0 || gso >= len(data) {
+		p.f.ctr.sockPackets.Add(1)
+		inner, v := p.f.t.decap(data, &o)
+		p.pass(p.bufs[i], inner, v)
+		return
+	}
+	for len(data) > 0 {
+		seg := data[:min(gso, len(data))]
+		data = data[len(seg):]
+		p.f.ctr.sockPackets.Add(1)
+		inner, v := p.f.t.decap(seg, &o)
+		if v.Action != ActionSend {
+			continue
+		}
+		if p.ncopy == len(p.cbufs) || len(p.wbufs) == cap(p.wbufs) {
+			p.flush()
+		}
+		w := p.cbufs[p.ncopy][:Headroom+len(inner)]
+		p.ncopy++
+		copy(w[Headroom:], inner)
+		p.wbufs = append(p.wbufs, w)
+	}
+}
+
+// ---- ICMP errors from the tunnel path ----
+
+type icmpPath struct {
+	f   *Forwarder
+	s   *sock
+	v4  bool
+	dev tun.Device
+	in  []byte
+	out []byte
+	wb  [][]byte
+}
+
+func (p *icmpPath) loop() error {
+	for {
+		if p.s.isClosed() {
+			return os.ErrClosed
+		}
+		n, err := unix.Read(p.s.fd, p.in)
+		switch {
+		case err == unix.EINTR || err == unix.EAGAIN || (err == nil && n == 0):
+			continue // timeout or shutdown: the check above decides
+		case err != nil:
+			if fatal(err) {
+				return err
+			}
+			continue
+		}
+		p.f.ctr.icmp.Add(1)
+		pkt, v := p.f.t.HandleICMP(p.out[replyOff:], p.in[:n], p.v4)
+		if v.Action == ActionReply {
+			p.wb[0] = p.out[:replyOff+len(pkt)]
+			p.f.tunWrite(p.dev, p.wb, replyOff)
+		}
+	}
+}
