@@ -1,6 +1,7 @@
-// Package tunnel is gomip6's encapsulation layer: the pure, per-packet
-// core that the home agent, the mobile node and (later) the correspondent
-// share. It builds and checks IPv6-in-IPv6 (RFC 2473), 6in4 (protocol 41,
+// Package tunnel is gomip6's encapsulation layer, shared by the home
+// agent, the mobile node and (later) the correspondent: a pure per-packet
+// core and, on Linux, the Forwarder that moves packets between a tun device
+// and the tunnel sockets. It builds and checks IPv6-in-IPv6 (RFC 2473), 6in4 (protocol 41,
 // RFC 4213) and IPv6-in-UDP over IPv4 (port 4191, RFC 5555 §4.1) headers
 // in place, keeps the binding table that maps home addresses and mobile
 // network prefixes to tunnel endpoints, applies ECN per RFC 6040, answers
@@ -8,9 +9,11 @@
 // RFC 4443 §3.2), relays ICMP errors from the tunnel path (RFC 2473 §8)
 // and drops spoofed decapsulated packets, counting every outcome.
 //
-// It does no I/O. The I/O layer (tun device, sockets) calls it with
-// packets in its own buffers; nothing here allocates, locks, logs or
-// sleeps per packet, and all methods are safe for concurrent use.
+// The core (Tunnel, Table, the encapsulations) does no I/O: the Forwarder
+// (forward_linux.go: wireguard's tun, raw and UDP sockets with
+// recvmmsg/sendmmsg batches, UDP GSO/GRO) calls it with packets in its own
+// buffers. Nothing on the per-packet path allocates, locks, logs or sleeps,
+// and all methods are safe for concurrent use.
 //
 // # Data flow
 //
