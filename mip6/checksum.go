@@ -17,21 +17,32 @@ import (
 func PseudoHeaderChecksum(src, dst netip.Addr, proto uint8, payload []byte) uint16 {
 	s := src.As16()
 	d := dst.As16()
-	var sum uint64
-	sum = sumBytes(sum, s[:])
-	sum = sumBytes(sum, d[:])
+	sum := ChecksumAdd(0, s[:])
+	sum = ChecksumAdd(sum, d[:])
 	sum += uint64(uint32(len(payload)))
 	sum += uint64(proto)
-	sum = sumBytes(sum, payload)
-	return ^fold(sum)
+	return ChecksumFold(ChecksumAdd(sum, payload))
 }
 
-// sumBytes adds b to sum as big-endian 16-bit words, 8 bytes at a time.
-func sumBytes(sum uint64, b []byte) uint64 {
+// ChecksumAdd adds b to the unfolded Internet checksum accumulator sum as
+// big-endian 16-bit words (RFC 1071), 32 octets per step: RFC 1071 §2(B)
+// lets the sum run in any word size as long as the fold comes last. Only
+// the last chunk added may have an odd length. The data plane (package
+// tunnel) builds its IPv4, UDP and ICMPv6 checksums from this and
+// ChecksumFold.
+func ChecksumAdd(sum uint64, b []byte) uint64 {
+	for len(b) >= 32 {
+		v0 := binary.BigEndian.Uint64(b)
+		v1 := binary.BigEndian.Uint64(b[8:])
+		v2 := binary.BigEndian.Uint64(b[16:])
+		v3 := binary.BigEndian.Uint64(b[24:])
+		sum += v0>>32 + v0&0xffffffff + v1>>32 + v1&0xffffffff +
+			v2>>32 + v2&0xffffffff + v3>>32 + v3&0xffffffff
+		b = b[32:]
+	}
 	for len(b) >= 8 {
 		v := binary.BigEndian.Uint64(b)
-		sum += v >> 32
-		sum += v & 0xffffffff
+		sum += v>>32 + v&0xffffffff
 		b = b[8:]
 	}
 	for len(b) >= 2 {
@@ -44,9 +55,11 @@ func sumBytes(sum uint64, b []byte) uint64 {
 	return sum
 }
 
-func fold(sum uint64) uint16 {
+// ChecksumFold folds the accumulator to 16 bits and complements it: the
+// value that goes into a checksum field (or 0 when verifying a valid one).
+func ChecksumFold(sum uint64) uint16 {
 	for sum>>16 != 0 {
-		sum = (sum & 0xffff) + sum>>16
+		sum = sum&0xffff + sum>>16
 	}
-	return uint16(sum)
+	return ^uint16(sum)
 }

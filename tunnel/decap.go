@@ -156,7 +156,7 @@ func parseOuter4(o *rawOuter, pkt []byte) ([]byte, Reason) {
 		return nil, ReasonMalformed
 	}
 	pkt = pkt[:total]
-	if csumFold(csumAdd(0, pkt[:ihl])) != 0 {
+	if mip6.ChecksumFold(mip6.ChecksumAdd(0, pkt[:ihl])) != 0 {
 		return nil, ReasonMalformed
 	}
 	o.tos, o.v4, o.hasDst, o.valid = pkt[ip4TOS], true, true, true

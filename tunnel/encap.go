@@ -214,10 +214,10 @@ func writeUDP4(pkt []byte, sport, dport uint16, sum bool) {
 // over the IPv4 pseudo-header of RFC 768: source, destination, zero,
 // protocol 17, UDP length.
 func udp4Checksum(src, dst, u []byte) uint16 {
-	sum := csumAdd(0, src)
-	sum = csumAdd(sum, dst)
+	sum := mip6.ChecksumAdd(0, src)
+	sum = mip6.ChecksumAdd(sum, dst)
 	sum += mip6.ProtoUDP + uint64(len(u))
-	return csumFold(csumAdd(sum, u))
+	return mip6.ChecksumFold(mip6.ChecksumAdd(sum, u))
 }
 
 // flowLabel derives the outer flow label from the inner header (RFC 6438

@@ -50,10 +50,10 @@ func BuildICMPv6Error(dst []byte, src netip.Addr, typ, code uint8, param uint32,
 // icmp6Checksum is the ICMPv6 checksum of m (checksum field as is) over
 // the pseudo-header of RFC 8200 §8.1 with next header 58.
 func icmp6Checksum(src, dst *[16]byte, m []byte) uint16 {
-	sum := csumAdd(0, src[:])
-	sum = csumAdd(sum, dst[:])
+	sum := mip6.ChecksumAdd(0, src[:])
+	sum = mip6.ChecksumAdd(sum, dst[:])
 	sum += uint64(len(m)) + mip6.ProtoICMPv6
-	return csumFold(csumAdd(sum, m))
+	return mip6.ChecksumFold(mip6.ChecksumAdd(sum, m))
 }
 
 // mayAnswer applies RFC 4443 §2.4(e) to an invoking packet: no error
@@ -166,7 +166,7 @@ func ParseTunnelError(msg []byte, v4 bool) (TunnelError, Reason) {
 	q := msg[8:]
 	te.Quote = q
 	if v4 {
-		if csumFold(csumAdd(0, msg)) != 0 {
+		if mip6.ChecksumFold(mip6.ChecksumAdd(0, msg)) != 0 {
 			return te, ReasonMalformed
 		}
 		switch te.Type {

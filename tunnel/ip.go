@@ -127,48 +127,11 @@ func upperLayer(p []byte) (proto uint8, off int, ok bool) {
 	return proto, off, false
 }
 
-// checksum is the Internet checksum of RFC 1071 as an unfolded 64-bit
-// accumulator: csumAdd sums big-endian 16-bit words, eight octets at a time
-// (RFC 1071 §2(B) allows any word size as long as the fold comes last).
-func csumAdd(sum uint64, b []byte) uint64 {
-	for len(b) >= 32 {
-		v0 := binary.BigEndian.Uint64(b)
-		v1 := binary.BigEndian.Uint64(b[8:])
-		v2 := binary.BigEndian.Uint64(b[16:])
-		v3 := binary.BigEndian.Uint64(b[24:])
-		sum += v0>>32 + v0&0xffffffff + v1>>32 + v1&0xffffffff +
-			v2>>32 + v2&0xffffffff + v3>>32 + v3&0xffffffff
-		b = b[32:]
-	}
-	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		sum += v>>32 + v&0xffffffff
-		b = b[8:]
-	}
-	for len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
-	}
-	return sum
-}
-
-// csumFold folds the accumulator to 16 bits and complements it: the value
-// that goes into a checksum field.
-func csumFold(sum uint64) uint16 {
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
-
 // ipv4HeaderChecksum computes the header checksum of RFC 791 §3.1 over h
 // with its checksum field taken as zero.
 func ipv4HeaderChecksum(h []byte) uint16 {
-	sum := csumAdd(0, h[:ip4Checksum])
-	return csumFold(csumAdd(sum, h[ip4Checksum+2:]))
+	sum := mip6.ChecksumAdd(0, h[:ip4Checksum])
+	return mip6.ChecksumFold(mip6.ChecksumAdd(sum, h[ip4Checksum+2:]))
 }
 
 // addrFrom16 turns table form back into an address: IPv4-mapped becomes
