@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomip6/gomip6/internal/netif"
+
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
@@ -131,7 +133,7 @@ func Listen(ifname string, cfg SenderConfig) (*Sender, error) {
 		return nil, err
 	}
 	s := &Sender{cfg: cfg, ifi: ifi, conn: conn, sched: sched, rs: make(chan struct{}, 1), stop: make(chan struct{})}
-	s.linkLocal = linkLocal(ifi)
+	s.linkLocal = netif.LinkLocal(ifi)
 	if err := s.SetParams(cfg.Params); err != nil {
 		conn.Close()
 		return nil, err
@@ -185,22 +187,6 @@ func openSocket(ifi *net.Interface) (*ipv6.PacketConn, error) {
 		}
 	}
 	return p, nil
-}
-
-// linkLocal returns ifi's first link-local address, or the zero Addr.
-func linkLocal(ifi *net.Interface) netip.Addr {
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return netip.Addr{}
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Is6() && ip.IsLinkLocalUnicast() {
-				return ip
-			}
-		}
-	}
-	return netip.Addr{}
 }
 
 func (s *Sender) report(err error) {

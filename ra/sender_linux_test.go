@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomip6/gomip6/internal/netif"
+
 	"github.com/gomip6/gomip6/internal/netlab"
 	"github.com/gomip6/gomip6/mip6"
 )
@@ -113,7 +115,7 @@ func TestSenderLab(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		rtrLL = linkLocal(ifi)
+		rtrLL = netif.LinkLocal(ifi)
 		s, err = Listen("eth0", SenderConfig{
 			Params: ParamsFromConfig(c, ifi.HardwareAddr),
 			Timing: TimingFromConfig(c),

@@ -490,6 +490,20 @@ type sender struct {
 	pkts int
 }
 
+// start begins the next message of the batch with pkt, flushing the batch
+// first when it is full, and returns the message's index: the caller adds
+// the destination and control data.
+func (s *sender) start(f *Forwarder, pkt []byte) int {
+	if s.m.full(1) {
+		f.flushSend(s.m, s.pkts)
+		s.pkts = 0
+	}
+	i := s.m.begin()
+	s.m.addIov(i, pkt)
+	s.pkts++
+	return i
+}
+
 func newSender(s *sock, msgs, iovs int) *sender {
 	if s == nil {
 		return nil
@@ -633,14 +647,8 @@ func (q *txPath) handle(buf []byte, off int) {
 		switch v.Action {
 		case ActionSend:
 			s := q.hdr6
-			if s.m.full(1) {
-				q.f.flushSend(s.m, s.pkts)
-				s.pkts = 0
-			}
-			i := s.m.begin()
-			s.m.addIov(i, pkt)
+			i := s.start(q.f, pkt)
 			s.m.setName6(i, &b.remote)
-			s.pkts++
 		case ActionSendFragmentable:
 			// IPv6 routers do not fragment: the kernel must, at the
 			// source, from the payload (RFC 2473 §7.1).
@@ -677,14 +685,8 @@ func (q *txPath) encap4(buf []byte, off int, b *Binding) {
 		return
 	}
 	s := q.hdr4
-	if s.m.full(1) {
-		q.f.flushSend(s.m, s.pkts)
-		s.pkts = 0
-	}
-	i := s.m.begin()
-	s.m.addIov(i, pkt)
+	i := s.start(q.f, pkt)
 	s.m.setName4(i, &b.remote, 0)
-	s.pkts++
 }
 
 // verdict handles what is neither a send nor a drop: a Packet Too Big
@@ -716,12 +718,7 @@ func writeSlice(buf, pkt []byte, off int) ([]byte, bool) {
 // if allowed (IPV6_DONTFRAG).
 func (q *txPath) addKernel6(pkt []byte, b *Binding, tos uint8, dontFrag bool) {
 	s := q.kern6
-	if s.m.full(1) {
-		q.f.flushSend(s.m, s.pkts)
-		s.pkts = 0
-	}
-	i := s.m.begin()
-	s.m.addIov(i, pkt)
+	i := s.start(q.f, pkt)
 	s.m.setName6(i, &b.remote)
 	c := s.m.control(i)
 	d, n := putCmsg(c, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)
@@ -736,7 +733,6 @@ func (q *txPath) addKernel6(pkt []byte, b *Binding, tos uint8, dontFrag bool) {
 		n += l
 	}
 	s.m.setControl(i, n)
-	s.pkts++
 }
 
 // addKernel4 queues an inner packet on the protocol-41 raw IPv4 socket,
@@ -744,16 +740,10 @@ func (q *txPath) addKernel6(pkt []byte, b *Binding, tos uint8, dontFrag bool) {
 // TTL from the socket, DF from IP_PMTUDISC_PROBE.
 func (q *txPath) addKernel4(pkt []byte, b *Binding, tos uint8) {
 	s := q.kern4
-	if s.m.full(1) {
-		q.f.flushSend(s.m, s.pkts)
-		s.pkts = 0
-	}
-	i := s.m.begin()
-	s.m.addIov(i, pkt)
+	i := s.start(q.f, pkt)
 	s.m.setName4(i, &b.remote, 0)
 	n := putPktinfo4(s.m.control(i), &b.local, tos)
 	s.m.setControl(i, n)
-	s.pkts++
 }
 
 // putPktinfo4 writes IP_PKTINFO (source address) and IP_TOS control
@@ -798,15 +788,9 @@ func (q *txPath) addUDP(pkt []byte, b *Binding, tos uint8) {
 		return
 	}
 	q.closeRun()
-	if s.m.full(1) {
-		q.f.flushSend(s.m, s.pkts)
-		s.pkts = 0
-	}
-	i := s.m.begin()
-	s.m.addIov(i, pkt)
+	i := s.start(q.f, pkt)
 	s.m.setName4(i, &b.remote, b.rport)
 	*r = udpRun{true, i, 1, len(pkt), len(pkt), b.local, b.remote, b.rport, tos}
-	s.pkts++
 }
 
 // closeRun finishes the control data of the open GSO run.

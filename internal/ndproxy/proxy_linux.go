@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/gomip6/gomip6/internal/netif"
 
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
@@ -57,7 +58,7 @@ func Listen(ifname string, cfg Config) (*Listener, error) {
 		cfg.MAC = ifi.HardwareAddr
 	}
 	if !cfg.Source.IsValid() {
-		cfg.Source = interfaceLinkLocal(ifi)
+		cfg.Source = netif.LinkLocal(ifi)
 	}
 	prog, err := bpf.Assemble(Filter())
 	if err != nil {
@@ -98,21 +99,6 @@ func allMulti(c *packet.Conn, ifi *net.Interface) error {
 		return fmt.Errorf("PACKET_MR_ALLMULTI: %w", err)
 	}
 	return nil
-}
-
-func interfaceLinkLocal(ifi *net.Interface) netip.Addr {
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return netip.Addr{}
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Is6() && ip.IsLinkLocalUnicast() {
-				return ip
-			}
-		}
-	}
-	return netip.Addr{}
 }
 
 func (l *Listener) read() {

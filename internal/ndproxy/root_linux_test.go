@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomip6/gomip6/internal/netif"
+
 	"github.com/gomip6/gomip6/internal/netlab"
 )
 
@@ -52,7 +54,7 @@ func TestRootProxy(t *testing.T) {
 				return err
 			}
 			mac = ifi.HardwareAddr
-			if !interfaceLinkLocal(ifi).IsValid() {
+			if !netif.LinkLocal(ifi).IsValid() {
 				return nil
 			}
 			l, err = Listen("eth0", Config{RetransTimer: 500 * time.Millisecond, OnError: func(err error) { t.Log(err) }})
