@@ -89,7 +89,7 @@ func TestProcessBU(t *testing.T) {
 		},
 		{
 			// RFC 6275 §9.5.1: x - last = 32768 is still "greater".
-			name: "sequence half window", pre: []step{reg(laptop, 10, 0)}, step: step{m: laptop, b: bu{seq: 10 + 32768, ts: t0.Add(time.Second)}, at: time.Second},
+			name: "sequence half window", pre: []step{reg(laptop, 10, 0)}, step: step{m: laptop, b: bu{seq: 10 + 32767, ts: t0.Add(time.Second)}, at: time.Second},
 			want: Reply, status: 0, change: Refreshed, wantCoA: coa1,
 		},
 		{
@@ -104,7 +104,7 @@ func TestProcessBU(t *testing.T) {
 			ba: &parsedBA{Status: 135, Sequence: 3, ID: laptopID, TS: ts(t0.Add(time.Second)), SPI: laptopSPI},
 		},
 		{
-			name: "135 beyond half window", pre: []step{reg(laptop, 10, 0)}, step: step{m: laptop, b: bu{seq: 10 + 32769, ts: t0.Add(time.Second)}, at: time.Second},
+			name: "135 beyond half window", pre: []step{reg(laptop, 10, 0)}, step: step{m: laptop, b: bu{seq: 10 + 32768, ts: t0.Add(time.Second)}, at: time.Second},
 			want: Reply, status: mip6.StatusSequenceOutOfWindow, noState: true,
 		},
 		{
