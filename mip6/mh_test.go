@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,7 +243,6 @@ func TestMessageRoundTrip(t *testing.T) {
 		&BindingRefreshAdvice{RefreshInterval: 48 * time.Second},
 		&AlternateCareofAddress{Address: mhAltCoA},
 		&NonceIndices{HomeNonceIndex: 1, CareofNonceIndex: 2},
-		&BindingAuthorizationData{Authenticator: [12]byte{11: 0xff}},
 		&MobileNetworkPrefix{Prefix: netip.MustParsePrefix("2001:db8:100::/48")},
 		MNIdentifierNAI("mn@example.org"),
 		&ReplayProtection{Timestamp: 1 << 63},
@@ -266,6 +266,10 @@ func TestMessageRoundTrip(t *testing.T) {
 		&BindingUpdate{Sequence: 9, Flags: buFlagsAssigned, Lifetime: 4 * time.Second, Options: allOptions},
 		&BindingAck{Status: StatusAccepted, Flags: baFlagsAssigned, Sequence: 10, Lifetime: MaxLifetime, Options: allOptions},
 		&BindingError{Status: 255, HomeAddress: mhHoA, Options: allOptions[:1]},
+		// A BU to a correspondent: Binding Authorization Data must be the
+		// last option (RFC 6275 §6.2.7).
+		&BindingUpdate{Sequence: 11, Flags: BUFlagA, Lifetime: 8 * time.Second, Options: append(slices.Clone(allOptions[:3]),
+			&BindingAuthorizationData{Authenticator: [12]byte{11: 0xff}})},
 		&RawMessage{Type: 8, Data: make([]byte, 2)},
 		&RawMessage{Type: 255, Data: make([]byte, 2042)},
 	}

@@ -905,9 +905,18 @@ func isNilOption(o MobilityOption) bool {
 // option but another Authentication option may follow one. Nil options are
 // left to validateOption.
 func checkAuthenticationLast(opts []MobilityOption) error {
-	seen := -1
+	seen, bad := -1, -1
 	for i, o := range opts {
 		if isNilOption(o) {
+			continue
+		}
+		if bad >= 0 {
+			// RFC 6275 §6.2.7: "this option must be the last mobility
+			// option" — its authenticator covers everything before it.
+			return errorf(ErrInvalid, "%v option at index %d follows the Binding Authorization Data option at index %d: RFC 6275 §6.2.7 makes that the last option", o.OptionType(), i, bad)
+		}
+		if o.OptionType() == OptBindingAuthData {
+			bad = i
 			continue
 		}
 		switch {

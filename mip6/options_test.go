@@ -512,3 +512,36 @@ func TestOptionTypeString(t *testing.T) {
 		}
 	}
 }
+
+// RFC 6275 §6.2.7: the Binding Authorization Data option must be the last
+// mobility option; both directions refuse anything after it.
+func TestBindingAuthDataLast(t *testing.T) {
+	m := &BindingUpdate{Sequence: 1, Lifetime: 8 * time.Second, Options: []MobilityOption{
+		&BindingAuthorizationData{}, &NonceIndices{HomeNonceIndex: 1, CareofNonceIndex: 2},
+	}}
+	if _, err := MarshalMessage(m); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("marshal with an option after BAD: %v, want ErrInvalid", err)
+	}
+	m.Options[0], m.Options[1] = m.Options[1], m.Options[0]
+	b, err := MarshalMessage(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Swap the two options in the wire form (BAD at 8n+2 then Nonce
+	// Indices) by hand: Parse must refuse it too.
+	bad := &BindingUpdate{Sequence: 1, Lifetime: 8 * time.Second, Options: []MobilityOption{&BindingAuthorizationData{}}}
+	wire, err := MarshalMessage(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Append Nonce Indices (type 4, length 4) after the BAD and fix the
+	// Header Len: 24 + 6 octets, padded to 32 with a PadN of 2.
+	wire = append(wire, byte(OptNonceIndices), 4, 0, 1, 0, 2, byte(OptPadN), 0)
+	wire[1] = byte(len(wire)/8 - 1)
+	if _, err := ParseMessage(wire); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("parse with an option after BAD: %v, want ErrInvalid", err)
+	}
+	if _, err := ParseMessage(b); err != nil {
+		t.Fatalf("BAD last: %v", err)
+	}
+}
