@@ -567,6 +567,11 @@ func checkIPv4PrefixLen(what string, n uint8) error {
 }
 
 func (o *IPv4HomeAddress) validate() error {
+	// RFC 5555 §3.1.1: "A value of zero is invalid and MUST be considered
+	// an error" (32 for a single address).
+	if o.PrefixLen == 0 {
+		return errorf(ErrInvalid, "IPv4 Home Address Prefix-len 0 (RFC 5555 §3.1.1)")
+	}
 	if err := checkIPv4PrefixLen("IPv4 Home Address", o.PrefixLen); err != nil {
 		return err
 	}

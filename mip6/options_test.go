@@ -239,6 +239,7 @@ func TestOptionMarshalErrors(t *testing.T) {
 		{"MN-ID 255 octets", &MNIdentifier{Subtype: 1, Identifier: make([]byte, 255)}, ErrLength},
 		{"Auth 251 octets", &Authentication{Data: make([]byte, 251)}, ErrLength},
 		{"IPv4 HoA prefix 33", &IPv4HomeAddress{PrefixLen: 33, Address: v4}, ErrInvalid},
+		{"IPv4 HoA prefix 0", &IPv4HomeAddress{PrefixLen: 0, Address: v4}, ErrInvalid}, // RFC 5555 §3.1.1
 		{"IPv4 HoA IPv6", &IPv4HomeAddress{PrefixLen: 32, Address: mhHoA}, ErrAddress},
 		{"IPv4 HoA zero", &IPv4HomeAddress{PrefixLen: 32}, ErrAddress},
 		{"IPv4 HoA IPv4-mapped", &IPv4HomeAddress{PrefixLen: 32, Address: netip.AddrFrom16(v4.As16())}, ErrAddress},
@@ -309,7 +310,7 @@ func TestOptionAlignment(t *testing.T) {
 		{&MobileNetworkPrefix{Prefix: netip.MustParsePrefix("2001:db8::/48")}, 8, 4}, // RFC 3963 §4.3
 		{MNIdentifierNAI("a@b"), 1, 0},                                               // RFC 4283 §3: none
 		{&ReplayProtection{}, 8, 2},                                                  // RFC 4285 §6
-		{&IPv4HomeAddress{Address: netip.IPv4Unspecified()}, 4, 0},                   // RFC 5555 §3.1.1
+		{&IPv4HomeAddress{PrefixLen: 32, Address: netip.IPv4Unspecified()}, 4, 0},    // RFC 5555 §3.1.1
 		{&IPv4AddressAck{Address: netip.IPv4Unspecified()}, 4, 0},                    // §3.2.1
 		{&NATDetection{}, 4, 0},                                                      // §3.2.2
 		{&IPv4CareofAddress{Address: netip.MustParseAddr("192.0.2.1")}, 4, 0},        // §3.1.2
