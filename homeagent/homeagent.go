@@ -445,7 +445,10 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 		return Result{Drop: DropUnknownSPI}
 	}
 	n := &h.nodes[ni]
-	res := Result{Verdict: Reply, BADst: in.coa, HomeAddress: hoa}
+	// Until the authenticator verifies, a reply goes only to the packet's
+	// own source: an Alternate Care-of Address in a forged BU must not
+	// steer our BA at a victim (reflection, RFC 6275 §15.4 in spirit).
+	res := Result{Verdict: Reply, BADst: p.Src, HomeAddress: hoa}
 	reject := func(s mip6.Status, seq uint16) Result {
 		res.Status = s
 		ba, err := h.appendBA(buf, n, &in, p.Dst, s, seq, 0, in.ts)
@@ -458,6 +461,7 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 	if err != nil || size != n.alg.Size() || !binding.VerifyMNHAAuthenticator(n.alg, n.key, in.coa, hoa, mh, off) {
 		return reject(mip6.StatusAuthFailed, in.seq)
 	}
+	res.BADst = in.coa
 	if in.mnid == nil || in.mnid.Subtype != mip6.MNIDSubtypeNAI ||
 		subtle.ConstantTimeCompare(in.mnid.Identifier, n.id) != 1 {
 		return reject(mip6.StatusIDMismatch, in.seq)

@@ -853,3 +853,26 @@ func TestMemoryMillion(t *testing.T) {
 	runtime.KeepAlive(cfg)
 	runtime.KeepAlive(h)
 }
+
+// A forged BU (bad authenticator) naming a victim as its Alternate
+// Care-of Address must not steer the 146 reply at the victim: before the
+// MAC verifies, replies go to the packet's own source only.
+func TestNoReflectionBeforeAuth(t *testing.T) {
+	h := newHA(t, Options{SkipDAD: true})
+	victim := netip.MustParseAddr("2001:db8:bad::1")
+	r := h.ProcessBU(nil, laptop.packet(t, bu{seq: 1, badMAC: true, altCoA: victim}), t0)
+	if r.Status != mip6.StatusAuthFailed {
+		t.Fatalf("status %v, want 146", r.Status)
+	}
+	if r.BADst != coa1 {
+		t.Fatalf("146 sent to %v, want the packet's source %v (alt-CoA %v is unauthenticated)", r.BADst, coa1, victim)
+	}
+	if h.Cache().Len() != 0 {
+		t.Fatal("forged BU created state")
+	}
+	// Authenticated, the alternate care-of address is the care-of address.
+	r = h.ProcessBU(nil, laptop.packet(t, bu{seq: 2, altCoA: victim}), t0)
+	if r.Status != mip6.StatusAccepted || r.BADst != victim {
+		t.Fatalf("authenticated BU with alt-CoA: status %v to %v", r.Status, r.BADst)
+	}
+}
