@@ -179,7 +179,13 @@ func TestSenderLab(t *testing.T) {
 		t.Fatalf("rdisc6: %v\n%s", err, out)
 	}
 	took := time.Since(start)
+	// rdisc6 can print the RA and exit before the sender goroutine, back
+	// from sendmsg, counts it: wait a little for the counter.
 	after := s.Stats()
+	for deadline := time.Now().Add(time.Second); after.RAsSent <= before.RAsSent && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		after = s.Stats()
+	}
 	t.Logf("rdisc6 answered in %v:\n%s", took, out)
 	if after.RSReceived <= before.RSReceived || after.RAsSent <= before.RAsSent {
 		t.Errorf("stats before %+v after %+v: the RS was not answered by an RA", before, after)
