@@ -411,18 +411,21 @@ func MarshalMessage(m MobilityMessage) ([]byte, error) {
 // AppendMessage appends the wire form of m to b, as MarshalMessage. Option
 // alignment is counted from the start of the appended header, not of b.
 func AppendMessage(b []byte, m MobilityMessage) ([]byte, error) {
+	// On error the caller gets its own buffer back unchanged, as from
+	// AppendICMP and AppendNDOptions.
+	orig := b
 	if isNilMessage(m) {
-		return nil, errorf(ErrInvalid, "nil Mobility Header message")
+		return orig, errorf(ErrInvalid, "nil Mobility Header message")
 	}
 	start := len(b)
 	b = append(b, ProtoNoNext, 0, byte(m.MHType()), 0, 0, 0)
 	b, err := m.appendBody(b, start)
 	if err != nil {
-		return nil, err
+		return orig, err
 	}
 	n := len(b) - start
 	if n > MaxMHLen {
-		return nil, errorf(ErrLength, "%v of %d octets, the most Header Len can say is %d", m.MHType(), n, MaxMHLen)
+		return orig, errorf(ErrLength, "%v of %d octets, the most Header Len can say is %d", m.MHType(), n, MaxMHLen)
 	}
 	b[start+1] = byte(n/8 - 1)
 	return b, nil

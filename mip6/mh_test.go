@@ -596,3 +596,15 @@ func TestAuthenticatorOffset(t *testing.T) {
 		t.Errorf("Authentication data at %d+%d in %d octets, SPI before it %x", off, n, len(authBU), authBU[off-4:off])
 	}
 }
+
+// AppendMessage leaves the caller's buffer as it was when it fails.
+func TestAppendMessageErrorKeepsBuffer(t *testing.T) {
+	b := []byte{1, 2, 3}
+	got, err := AppendMessage(b, &BindingUpdate{Lifetime: 3 * time.Second})
+	if err == nil {
+		t.Fatal("lifetime of 3 s marshalled")
+	}
+	if !bytes.Equal(got, []byte{1, 2, 3}) {
+		t.Fatalf("buffer after error: %x", got)
+	}
+}

@@ -281,8 +281,10 @@ func TestTableMemory(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	per := float64(after.HeapAlloc-before.HeapAlloc) / n
 	t.Logf("%d bindings: %.1f bytes/entry of heap", n, per)
-	if per > 300 {
-		t.Errorf("%.1f bytes per binding, target <= 300", per)
+	// Issue 4's target is 300; the design measures about 81, so anything
+	// past 120 is a regression worth seeing long before the target breaks.
+	if per > 120 {
+		t.Errorf("%.1f bytes per binding, want <= 120 (measured ~81; issue 4 target 300)", per)
 	}
 	if tab.Lookup(homeAddr(n-1)) == nil {
 		t.Error("lost an entry")
