@@ -8,6 +8,7 @@ import (
 	_ "github.com/BurntSushi/toml"
 	_ "github.com/google/go-cmp/cmp"
 	_ "github.com/mdlayher/packet"
+	_ "github.com/vishvananda/netlink"
 	_ "go.uber.org/zap"
 	_ "golang.org/x/net/ipv6"
 	_ "golang.org/x/sys/unix"
