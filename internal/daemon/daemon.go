@@ -7,6 +7,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -103,6 +104,7 @@ const (
 	ExitOK     = 0 // done, or -check found the configuration valid
 	ExitConfig = 1 // the configuration has problems, or could not be read
 	ExitUsage  = 2 // bad command line, or the daemon cannot run (not implemented yet)
+	ExitRun    = 3 // the daemon started but failed (a socket, a device, a route)
 )
 
 // Daemon describes one daemon to Main.
@@ -118,9 +120,17 @@ type Daemon struct {
 	// configuration problems.
 	Load func(path string) (summary string, err error)
 	// Issue is the roadmap issue that brings the daemon to life. Until
-	// then Main validates the configuration and says so honestly instead
-	// of pretending to run.
+	// then (Run nil) Main validates the configuration and says so honestly
+	// instead of pretending to run.
 	Issue int
+	// Run runs the daemon until its context is cancelled (SIGTERM,
+	// SIGINT), then shuts down cleanly, and returns nil; or returns the
+	// error that stopped it. Nil: not implemented yet (see Issue).
+	Run func(ctx context.Context, o RunOptions) error
+	// Cleanup removes what a crashed run with the configuration at path
+	// left behind (-cleanup) and says what it did on stdout. Nil: the
+	// daemon installs nothing.
+	Cleanup func(path string, stdout io.Writer) error
 }
 
 // Main runs a daemon's command line and returns the exit status.
@@ -134,6 +144,13 @@ func Main(d Daemon, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.Version {
 		fmt.Fprintln(stdout, VersionString(d.Name))
+		return ExitOK
+	}
+	if o.Cleanup && d.Cleanup != nil {
+		if err := d.Cleanup(o.Config, stdout); err != nil {
+			PrintProblems(stderr, d.Name, o.Config, err)
+			return ExitRun
+		}
 		return ExitOK
 	}
 	if o.Cleanup {
@@ -150,6 +167,9 @@ func Main(d Daemon, args []string, stdout, stderr io.Writer) int {
 	if o.Check {
 		fmt.Fprintf(stdout, "%s: %s: configuration ok: %s\n", d.Name, o.Config, summary)
 		return ExitOK
+	}
+	if d.Run != nil {
+		return runDaemon(d, o, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "%s: %s: configuration ok, but the %s is not implemented yet (issue %d); nothing was started or changed\n",
 		d.Name, o.Config, d.Role, d.Issue)
