@@ -3,16 +3,20 @@
 //
 //	had -c /etc/gomip6/had.toml [-check | -cleanup | -version]
 //
-// For now it validates its configuration (-check) and says honestly that
-// the home agent itself is not implemented yet (issue 4).
+// The home agent itself is package homeagent/had; this is its command
+// line: flags, logger, signals (SIGHUP reloads, SIGTERM stops).
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 
+	"go.uber.org/zap"
+
 	"github.com/gomip6/gomip6/conf"
+	"github.com/gomip6/gomip6/homeagent/had"
 	"github.com/gomip6/gomip6/internal/daemon"
 )
 
@@ -31,7 +35,51 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			return summary(c), nil
 		},
+		Run: serve,
+		Cleanup: func(string, io.Writer) error {
+			return had.Cleanup("", stdout)
+		},
 	}, args, stdout, stderr)
+}
+
+// serve runs the home agent until SIGTERM; each SIGHUP loads the
+// configuration again, and a bad one is logged and ignored.
+func serve(ctx context.Context, o daemon.RunOptions) error {
+	cfg, err := conf.LoadHA(o.Config)
+	if err != nil {
+		return err
+	}
+	log, err := daemon.NewLogger(cfg.Log, o.Name, o.Stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	d, err := had.New(cfg, had.Options{Log: log})
+	if err != nil {
+		log.Error("cannot start", zap.Error(err))
+		return err
+	}
+	reload := make(chan *conf.HA)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-o.Reload:
+			}
+			c, err := conf.LoadHA(o.Config)
+			if err != nil {
+				log.Error("reload: configuration has problems, keeping the old one", zap.Error(err))
+				continue
+			}
+			select {
+			case reload <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return d.Run(ctx, reload)
 }
 
 func summary(c *conf.HA) string {

@@ -1,0 +1,733 @@
+//go:build linux
+
+package had
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+
+	"github.com/gomip6/gomip6/binding"
+	"github.com/gomip6/gomip6/conf"
+	"github.com/gomip6/gomip6/homeagent"
+	"github.com/gomip6/gomip6/internal/control"
+	"github.com/gomip6/gomip6/internal/daemon"
+	"github.com/gomip6/gomip6/internal/ndproxy"
+	"github.com/gomip6/gomip6/internal/rawsock"
+	"github.com/gomip6/gomip6/mip6"
+	"github.com/gomip6/gomip6/ra"
+	"github.com/gomip6/gomip6/tunnel"
+)
+
+// Implementation constants (the protocol's are in mip6/const.go).
+const (
+	// DefaultTunName is the tun device of the home agent's tunnels.
+	DefaultTunName = "mip6ha0"
+	// RouteProtocol marks the routes had installs (rtm_protocol), so that
+	// `ip -6 route show proto 109` lists them and -cleanup finds them.
+	// Unassigned in iproute2's rt_protos.
+	RouteProtocol = 109
+	// rxQueue bounds the received signalling waiting for the loop: a flood
+	// beyond it is dropped (counted) instead of queued without end.
+	rxQueue = 512
+	// maxDAD bounds the DAD runs in flight; a Binding Update that would
+	// start one more is dropped (the mobile node retransmits).
+	maxDAD = 1024
+	// saveInterval is how often a changed binding cache is written to the
+	// state file (and at shutdown): a crash loses at most this much, and
+	// the mobile nodes' next refresh repairs it.
+	saveInterval = 5 * time.Second
+	// rxBufSize holds any Binding Update (mip6.MaxMHLen) behind its IPv6
+	// header and extension headers.
+	rxBufSize = 4096
+	// beRate and beBurst limit the Binding Errors sent (§9.3.3), all
+	// sources together.
+	beRate, beBurst = 10, 20
+)
+
+// Options are the knobs of a Daemon that are not in had.toml.
+type Options struct {
+	// Log receives the daemon's logs; nil means none.
+	Log *zap.Logger
+	// TunName is the tun device's name; "" means DefaultTunName.
+	TunName string
+	// SkipDAD accepts new bindings without Duplicate Address Detection
+	// (see homeagent.Options.SkipDAD).
+	SkipDAD bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Daemon is a running home agent.
+type Daemon struct {
+	cfg  *conf.HA
+	o    Options
+	log  *zap.Logger
+	now  func() time.Time
+	home *net.Interface
+
+	ha      *homeagent.HomeAgent
+	table   *tunnel.Table
+	tun     *tunnel.Tunnel
+	fwd     *tunnel.Forwarder
+	tunLink int
+	nl      *netlink.Handle
+
+	rx     *rawsock.Listener
+	tx     *rawsock.Sender
+	proxy  *ndproxy.Listener
+	ras    *ra.Sender
+	halist *ra.HAList
+	ctl    net.Listener
+	http   *http.Server
+
+	rxq     chan rxPacket
+	free    chan []byte
+	dadDone chan dadResult
+	reqs    chan request
+	closing chan struct{}
+	wg      sync.WaitGroup
+
+	// Owned by the loop.
+	dadRuns int
+	dirty   bool
+	buf     []byte // BA being built
+	pkt     []byte // packet being sent
+	brrSent map[netip.Addr]time.Time
+	beLimit *tunnel.RateLimiter
+
+	c counters
+}
+
+type rxPacket struct {
+	buf     []byte // from free, returned after processing
+	n       int
+	ifindex int
+}
+
+type dadResult struct {
+	hoa netip.Addr
+	ok  bool
+	err error
+}
+
+// request is a control-socket question answered by the loop, which owns
+// what it asks about.
+type request struct {
+	fn   func()
+	done chan struct{}
+}
+
+// counters are the daemon's own statistics (the tunnel, proxy and RA sender
+// keep theirs). Atomic: the loop writes, the metrics handler reads.
+type counters struct {
+	rxPackets, rxQueueFull, rxErrors      atomic.Uint64
+	notBU, malformed                      atomic.Uint64
+	baSent, baSendErrors, brrSent, beSent atomic.Uint64
+	dadStarted, dadDuplicate, dadBusy     atomic.Uint64
+	routeErrors, stateSaves, stateErrors  atomic.Uint64
+	byStatus                              [256]atomic.Uint64
+	byDrop                                [32]atomic.Uint64
+	created, refreshed, moved, deleted    atomic.Uint64
+	expired                               atomic.Uint64
+}
+
+// New opens everything a home agent needs in the calling thread's network
+// namespace: the tun device and its forwarder, the signalling sockets, the
+// proxy on the home link, the router advertisements, the control socket;
+// enables IPv6 forwarding; and restores the bindings of the state file. On
+// error everything opened so far is closed again.
+func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.TunName == "" {
+		o.TunName = DefaultTunName
+	}
+	d = &Daemon{
+		cfg: cfg, o: o, log: o.Log, now: o.Now,
+		rxq:     make(chan rxPacket, rxQueue),
+		free:    make(chan []byte, rxQueue+64),
+		dadDone: make(chan dadResult, maxDAD),
+		reqs:    make(chan request),
+		closing: make(chan struct{}),
+		brrSent: make(map[netip.Addr]time.Time),
+		// RFC 6275 §9.3.3 asks for a rate limit on Binding Errors.
+		beLimit: tunnel.NewRateLimiter(beRate, beBurst),
+	}
+	defer func() {
+		if err != nil {
+			d.closeAll()
+			d = nil
+		}
+	}()
+	for range cap(d.free) {
+		d.free <- make([]byte, rxBufSize)
+	}
+	if d.home, err = net.InterfaceByName(cfg.Home.Interface); err != nil {
+		var nerr *net.OpError
+		if errors.As(err, &nerr) {
+			err = nerr.Err
+		}
+		return d, fmt.Errorf("home.interface %q: %w", cfg.Home.Interface, err)
+	}
+	if d.nl, err = netlink.NewHandle(); err != nil {
+		return d, fmt.Errorf("netlink: %w", err)
+	}
+	if err := enableForwarding(d.log); err != nil {
+		return d, err
+	}
+
+	// The data plane first, so that restored bindings forward at once.
+	d.table = tunnel.NewTable(len(cfg.MobileNodes))
+	if d.tun, err = tunnel.New(tunnel.Config{Role: tunnel.RoleHomeAgent, ErrorSource: cfg.Home.Address}, d.table); err != nil {
+		return d, err
+	}
+	v4 := cfg.IPv4 != nil
+	if d.fwd, err = tunnel.NewForwarder(d.tun, tunnel.ForwarderConfig{
+		Name: o.TunName, IPv6: true, IPv4: v4, UDP: v4,
+		OnError: func(err error) { d.log.Error("tunnel forwarder stopped", zap.Error(err)) },
+	}); err != nil {
+		return d, fmt.Errorf("tunnel: %w", err)
+	}
+	l, err := d.nl.LinkByName(d.fwd.Name())
+	if err != nil {
+		return d, fmt.Errorf("tunnel device: %w", err)
+	}
+	d.tunLink = l.Attrs().Index
+
+	if d.ha, err = homeagent.New(cfg, homeagent.Options{Table: d.table, SkipDAD: o.SkipDAD}); err != nil {
+		return d, err
+	}
+	if err := d.restore(); err != nil {
+		return d, err
+	}
+
+	// Signalling.
+	filter, err := rawsock.Assemble(rawsock.MobilityFilter(rawsock.LinkIP, cfg.Home.Address))
+	if err != nil {
+		return d, err
+	}
+	// Every interface: Binding Updates come from wherever the mobile
+	// nodes are (the uplink), and from the home link for a
+	// de-registration at home (§11.5.4).
+	if d.rx, err = rawsock.Listen(&net.Interface{Index: 0, Name: "any"}, rawsock.Config{Filter: filter, ReadBuffer: 1 << 20}); err != nil {
+		return d, err
+	}
+	if d.tx, err = rawsock.NewSender(""); err != nil {
+		return d, err
+	}
+
+	// Interception on the home link.
+	if d.proxy, err = ndproxy.Listen(cfg.Home.Interface, ndproxy.Config{
+		OnError: func(err error) {
+			d.log.Warn("proxy neighbor discovery", zap.Error(err), daemon.Iface(cfg.Home.Interface))
+		},
+	}); err != nil {
+		return d, err
+	}
+	var addrs []netip.Addr
+	d.ha.Cache().Range(func(e binding.Entry) bool {
+		addrs = append(addrs, e.HomeAddress)
+		return true
+	})
+	if len(addrs) > 0 {
+		if err := d.proxy.Add(addrs...); err != nil {
+			d.log.Warn("restoring proxy entries", zap.Error(err))
+		}
+	}
+
+	// Router advertisements.
+	d.halist = ra.NewHAList(cfg.Home.Prefix, nil)
+	if cfg.RouterAdvertisements.Enabled {
+		if d.ras, err = ra.Listen(cfg.Home.Interface, ra.SenderConfig{
+			Params: ra.ParamsFromConfig(cfg, d.home.HardwareAddr),
+			Timing: ra.TimingFromConfig(cfg),
+			HAList: d.halist,
+			OnError: func(err error) {
+				d.log.Warn("router advertisements", zap.Error(err), daemon.Iface(cfg.Home.Interface))
+			},
+		}); err != nil {
+			return d, err
+		}
+	}
+
+	// Control.
+	if d.ctl, err = control.Listen(cfg.Control.Socket); err != nil {
+		return d, err
+	}
+	d.http = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
+	return d, nil
+}
+
+// enableForwarding turns on IPv6 forwarding: a home agent is the home
+// link's router, and the tunnel's inner packets are forwarded by the
+// kernel between the home link, the uplink and the tun device.
+func enableForwarding(log *zap.Logger) error {
+	const p = "/proc/sys/net/ipv6/conf/all/forwarding"
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("ipv6 forwarding: %w", err)
+	}
+	if len(b) > 0 && b[0] == '1' {
+		return nil
+	}
+	if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("enabling ipv6 forwarding: %w", err)
+	}
+	log.Info("enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1)")
+	return nil
+}
+
+// restore adopts the state file's bindings.
+func (d *Daemon) restore() error {
+	if d.cfg.StateFile == "" {
+		return nil
+	}
+	c, err := binding.LoadStateFile(d.cfg.StateFile, d.now())
+	if errors.Is(err, binding.ErrCorruptState) {
+		d.log.Error("state file corrupt: starting with no bindings", zap.String("file", d.cfg.StateFile), zap.Error(err))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("state_file: %w", err)
+	}
+	dropped := d.ha.Restore(c, d.now())
+	for _, e := range dropped {
+		d.log.Info("binding not restored", daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf))
+	}
+	var errs []error
+	d.ha.Cache().Range(func(e binding.Entry) bool {
+		errs = append(errs, d.addRoutes(e))
+		d.log.Info("binding restored", zap.String("event", "binding_restored"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
+			zap.Time("expires", e.Expires))
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// Run serves until ctx is done, then shuts down: the state is saved, the
+// routes, proxy entries and tun device removed, the home link told that
+// this router leaves (a final RA). Run returns after that; it is called
+// once.
+func (d *Daemon) Run(ctx context.Context, reload <-chan *conf.HA) error {
+	d.wg.Add(2)
+	go d.readLoop()
+	go func() {
+		defer d.wg.Done()
+		if err := d.http.Serve(d.ctl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("control socket", zap.Error(err))
+		}
+	}()
+	d.log.Info("home agent running", daemon.HA(d.cfg.Home.Address), daemon.Iface(d.cfg.Home.Interface),
+		zap.String("prefix", d.cfg.Home.Prefix.String()), zap.Int("bindings", d.ha.Cache().Len()),
+		zap.String("tun", d.fwd.Name()))
+	d.loop(ctx, reload)
+	d.log.Info("home agent stopping")
+	close(d.closing)
+	d.save()
+	d.closeAll()
+	d.wg.Wait()
+	return nil
+}
+
+// readLoop reads signalling from the packet socket and queues it for the
+// loop. It never blocks on the loop: a full queue drops (counted).
+func (d *Daemon) readLoop() {
+	defer d.wg.Done()
+	ms := make([]rawsock.Message, 16)
+	for i := range ms {
+		ms[i].Buf = make([]byte, rxBufSize)
+	}
+	for {
+		n, err := d.rx.ReadBatch(ms)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			d.c.rxErrors.Add(1)
+			select {
+			case <-d.closing:
+				return
+			case <-time.After(10 * time.Millisecond): // no busy loop on a persistent error
+			}
+			continue
+		}
+		for _, m := range ms[:n] {
+			d.c.rxPackets.Add(1)
+			if m.Truncated {
+				d.c.malformed.Add(1)
+				continue
+			}
+			var b []byte
+			select {
+			case b = <-d.free:
+			default:
+				d.c.rxQueueFull.Add(1)
+				continue
+			}
+			copy(b, m.Buf[:m.N])
+			select {
+			case d.rxq <- rxPacket{buf: b, n: m.N, ifindex: m.Ifindex}:
+			default:
+				d.free <- b
+				d.c.rxQueueFull.Add(1)
+			}
+		}
+	}
+}
+
+// loop is the owner goroutine: every change to the binding cache, the
+// kernel routes and the proxy set happens here.
+func (d *Daemon) loop(ctx context.Context, reload <-chan *conf.HA) {
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	save := time.NewTicker(saveInterval)
+	defer save.Stop()
+	housekeeping := time.NewTicker(time.Second)
+	defer housekeeping.Stop()
+	for {
+		d.armExpiry(expiry)
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-d.rxq:
+			d.handlePacket(p.buf[:p.n])
+			d.free <- p.buf
+		case r := <-d.dadDone:
+			d.dadRuns--
+			d.completeDAD(r)
+		case <-expiry.C:
+			d.expire()
+		case <-housekeeping.C:
+			d.housekeeping()
+		case <-save.C:
+			if d.dirty {
+				d.save()
+			}
+		case cfg := <-reload:
+			d.reload(cfg)
+		case r := <-d.reqs:
+			r.fn()
+			close(r.done)
+		}
+	}
+}
+
+func (d *Daemon) armExpiry(t *time.Timer) {
+	next, ok := d.ha.NextExpiry()
+	wait := time.Hour
+	if ok {
+		wait = max(next.Sub(d.now()), 0)
+	}
+	t.Reset(wait)
+}
+
+// do runs fn on the loop and waits for it; false when the daemon is
+// stopping.
+func (d *Daemon) do(ctx context.Context, fn func()) bool {
+	r := request{fn: fn, done: make(chan struct{})}
+	select {
+	case d.reqs <- r:
+	case <-d.closing:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	<-r.done
+	return true
+}
+
+// handlePacket processes one received packet: a Mobility Header to this
+// home agent.
+func (d *Daemon) handlePacket(pkt []byte) {
+	l, err := mip6.WalkIPv6(pkt)
+	if err != nil || l.Proto != mip6.ProtoMobility || l.End-l.Offset < 6 {
+		d.c.malformed.Add(1)
+		return
+	}
+	mh := pkt[l.Offset:l.End]
+	switch t := mip6.MHType(mh[2]); t {
+	case mip6.MHBindingUpdate:
+	case mip6.MHHomeTestInit, mip6.MHCareofTestInit, mip6.MHHomeTest, mip6.MHCareofTest, mip6.MHBindingAck, mip6.MHBindingRefreshRequest, mip6.MHBindingError:
+		// Known messages that are not a home agent's business (return
+		// routability goes to correspondents): ignored (§9.2).
+		d.c.notBU.Add(1)
+		return
+	default:
+		// An unknown MH type: Binding Error status 2 (§9.2), to the
+		// source (the home address if there was a Home Address option:
+		// §9.3.3 sends it to the Source Address, which the option
+		// swapped in, with the home address in the message).
+		d.c.notBU.Add(1)
+		d.sendBindingError(l, mip6.BEUnknownMHType)
+		return
+	}
+	now := d.now()
+	res := d.ha.ProcessBU(d.buf[:0], homeagent.Packet{Src: l.Src, Dst: l.Dst, HomeAddress: l.HomeAddress, MH: mh}, now)
+	d.buf = res.BA[:0]
+	d.apply(res, now)
+}
+
+// apply acts on a homeagent.Result: kernel routes and proxy entries for
+// the cache change, the BA, DAD, logs and counters.
+func (d *Daemon) apply(res homeagent.Result, now time.Time) {
+	switch res.Verdict {
+	case homeagent.Drop:
+		d.c.byDrop[res.Drop%32].Add(1)
+		d.log.Debug("binding update dropped", zap.Stringer("reason", res.Drop), zap.Error(res.Err))
+		return
+	case homeagent.DADPending:
+		return
+	case homeagent.NeedsDAD:
+		d.startDAD(res.HomeAddress, res.LinkLocal)
+		return
+	}
+	d.c.byStatus[res.Status].Add(1)
+	e := res.Binding
+	switch res.Change {
+	case homeagent.Created:
+		d.c.created.Add(1)
+		d.dirty = true
+		if err := d.addRoutes(e); err != nil {
+			d.log.Error("route", zap.Error(err), daemon.HoA(e.HomeAddress))
+		}
+		addrs := []netip.Addr{e.HomeAddress}
+		if res.LinkLocal.IsValid() {
+			addrs = append(addrs, res.LinkLocal)
+		}
+		if err := d.proxy.Add(addrs...); err != nil {
+			d.log.Warn("proxy", zap.Error(err), daemon.HoA(e.HomeAddress))
+		}
+		d.log.Info("binding created", zap.String("event", "binding_created"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
+			daemon.Seq(e.Sequence), daemon.Lifetime(e.Lifetime))
+	case homeagent.Refreshed:
+		d.c.refreshed.Add(1)
+		d.dirty = true
+		delete(d.brrSent, e.HomeAddress)
+		d.log.Debug("binding refreshed", zap.String("event", "binding_refreshed"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
+			daemon.Seq(e.Sequence), daemon.Lifetime(e.Lifetime))
+	case homeagent.Moved:
+		d.c.moved.Add(1)
+		d.dirty = true
+		delete(d.brrSent, e.HomeAddress)
+		if err := d.updatePrefixRoutes(res.Previous, e); err != nil {
+			d.log.Error("route", zap.Error(err), daemon.HoA(e.HomeAddress))
+		}
+		d.log.Info("binding moved", zap.String("event", "binding_moved"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
+			zap.Stringer("previous_coa", res.Previous.CareOf), daemon.Seq(e.Sequence), daemon.Lifetime(e.Lifetime))
+	case homeagent.Deleted:
+		d.c.deleted.Add(1)
+		d.dirty = true
+		// Withdraw before the BA (§10.3.2): a node back home must get its
+		// BA on the home link, not through the tunnel.
+		d.withdraw(e, res.LinkLocal)
+		d.log.Info("binding deleted", zap.String("event", "binding_deleted"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
+			daemon.Seq(e.Sequence))
+	}
+	if res.Verdict == homeagent.Reply {
+		d.sendBA(res)
+	}
+}
+
+// sendBA sends a Binding Acknowledgement: from this home agent's address to
+// the care-of address with a type 2 routing header for the home address
+// (§6.1.8), or straight to the home address when the two are equal (a
+// node at home).
+func (d *Daemon) sendBA(res homeagent.Result) {
+	var rh2 netip.Addr
+	if res.HomeAddress.IsValid() && res.HomeAddress != res.BADst {
+		rh2 = res.HomeAddress
+	}
+	pkt, ok := mip6.AppendMobilityPacket(d.pkt[:0], d.cfg.Home.Address, res.BADst, netip.Addr{}, rh2, rawsock.DefaultHopLimit, res.BA)
+	if !ok {
+		return
+	}
+	d.pkt = pkt[:0]
+	if err := d.tx.Send(pkt, 0); err != nil {
+		d.c.baSendErrors.Add(1)
+		d.log.Warn("sending binding acknowledgement", zap.Error(err), daemon.HoA(res.HomeAddress), daemon.CoA(res.BADst))
+		return
+	}
+	d.c.baSent.Add(1)
+	fields := []zap.Field{zap.String("event", "ba_sent"), daemon.HoA(res.HomeAddress), daemon.CoA(res.BADst), daemon.Status(res.Status)}
+	if res.Status.Accepted() && res.Change != homeagent.Deleted {
+		fields = append(fields, daemon.Seq(res.Binding.Sequence), daemon.Lifetime(res.Binding.Lifetime))
+	}
+	d.log.Info("binding acknowledgement sent", fields...)
+}
+
+// startDAD runs DAD for a new home address (and its link-local address
+// with the L flag) on the home link, §10.3.1.
+func (d *Daemon) startDAD(hoa, ll netip.Addr) {
+	if d.dadRuns >= maxDAD {
+		d.c.dadBusy.Add(1)
+		return
+	}
+	d.dadRuns++
+	d.c.dadStarted.Add(1)
+	chs := []<-chan ndproxy.DADResult{d.proxy.StartDAD(hoa)}
+	if ll.IsValid() {
+		chs = append(chs, d.proxy.StartDAD(ll))
+	}
+	d.log.Debug("duplicate address detection", daemon.HoA(hoa))
+	go func() {
+		r := dadResult{hoa: hoa, ok: true}
+		for _, ch := range chs {
+			x := <-ch
+			if x.Err != nil {
+				r.err = x.Err
+				r.ok = false
+			} else if x.Duplicate {
+				r.ok = false
+			}
+		}
+		d.dadDone <- r // buffered for maxDAD: never blocks
+	}()
+}
+
+func (d *Daemon) completeDAD(r dadResult) {
+	if r.err != nil {
+		// The probe could not be sent: the outcome is unknown. Refusing
+		// (134) would be wrong and accepting unsafe; drop, the mobile
+		// node retransmits and DAD runs again.
+		d.log.Warn("duplicate address detection failed", zap.Error(r.err), daemon.HoA(r.hoa))
+		return
+	}
+	if !r.ok {
+		d.c.dadDuplicate.Add(1)
+		d.log.Warn("home address in use on the home link", daemon.HoA(r.hoa))
+	}
+	now := d.now()
+	res := d.ha.CompleteDAD(d.buf[:0], r.hoa, r.ok, now)
+	d.buf = res.BA[:0]
+	d.apply(res, now)
+}
+
+// expire withdraws the bindings whose lifetime ran out.
+func (d *Daemon) expire() {
+	for _, e := range d.ha.Tick(d.now()) {
+		d.c.expired.Add(1)
+		d.dirty = true
+		d.withdraw(e, linkLocalOf(e))
+		d.log.Info("binding expired", zap.String("event", "binding_expired"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf))
+	}
+}
+
+// withdraw stops intercepting for a binding: proxy entries, then routes.
+func (d *Daemon) withdraw(e binding.Entry, ll netip.Addr) {
+	delete(d.brrSent, e.HomeAddress)
+	addrs := []netip.Addr{e.HomeAddress}
+	if ll.IsValid() {
+		addrs = append(addrs, ll)
+	}
+	d.proxy.Remove(addrs...)
+	if err := d.delRoutes(e); err != nil {
+		d.log.Warn("route", zap.Error(err), daemon.HoA(e.HomeAddress))
+	}
+}
+
+// linkLocalOf is the link-local address a binding with the L flag defends
+// (§10.3.1): fe80::/64 with the home address's interface identifier.
+func linkLocalOf(e binding.Entry) netip.Addr {
+	if e.Flags&mip6.BUFlagL == 0 {
+		return netip.Addr{}
+	}
+	return ndproxy.LinkLocal(e.HomeAddress)
+}
+
+// save writes the binding cache to the state file.
+func (d *Daemon) save() {
+	if d.cfg.StateFile == "" || d.ha == nil {
+		return
+	}
+	if err := binding.SaveStateFile(d.ha.Cache(), d.cfg.StateFile); err != nil {
+		d.c.stateErrors.Add(1)
+		d.log.Error("saving state", zap.Error(err), zap.String("file", d.cfg.StateFile))
+		return
+	}
+	d.c.stateSaves.Add(1)
+	d.dirty = false
+}
+
+// reload applies a new configuration (SIGHUP). What can change without a
+// restart: the mobile nodes and their keys, lifetimes, rate limits, the
+// router advertisement content. The home link, the addresses, the control
+// socket and the tun device need a restart; a new configuration that
+// changes them is refused whole (the old one stays).
+func (d *Daemon) reload(cfg *conf.HA) {
+	if cfg.Home.Interface != d.cfg.Home.Interface || cfg.Home.Address != d.cfg.Home.Address ||
+		cfg.Home.Prefix != d.cfg.Home.Prefix || cfg.Control != d.cfg.Control ||
+		(cfg.IPv4 == nil) != (d.cfg.IPv4 == nil) || cfg.StateFile != d.cfg.StateFile ||
+		cfg.RouterAdvertisements.Enabled != d.cfg.RouterAdvertisements.Enabled {
+		d.log.Error("reload refused: home.interface, home.address, home.prefix, state_file, [control], [ipv4] and router_advertisements.enabled need a restart; keeping the old configuration")
+		return
+	}
+	dropped, err := d.ha.Reload(cfg, d.now())
+	if err != nil {
+		d.log.Error("reload refused; keeping the old configuration", zap.Error(err))
+		return
+	}
+	for _, e := range dropped {
+		d.withdraw(e, linkLocalOf(e))
+		d.dirty = true
+		d.log.Info("binding dropped by reload", zap.String("event", "binding_deleted"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf))
+	}
+	if d.ras != nil {
+		if err := d.ras.SetParams(ra.ParamsFromConfig(cfg, d.home.HardwareAddr)); err != nil {
+			d.log.Warn("reload: router advertisements unchanged", zap.Error(err))
+		}
+	}
+	d.cfg = cfg
+	d.log.Info("configuration reloaded", zap.Int("mobile_nodes", len(cfg.MobileNodes)), zap.Int("dropped", len(dropped)))
+}
+
+// closeAll releases everything New opened, in the order that loses the
+// least: stop answering for the home addresses first (the neighbours fall
+// back to the mobile nodes' own answers, or to nothing), then the tunnel
+// (its routes go with the device), the sockets, the RA sender (its final
+// RA tells hosts this router leaves), the control socket.
+func (d *Daemon) closeAll() {
+	var errs []error
+	if d.proxy != nil {
+		errs = append(errs, d.proxy.Close())
+	}
+	if d.fwd != nil {
+		errs = append(errs, d.fwd.Close())
+	}
+	if d.rx != nil {
+		errs = append(errs, d.rx.Close())
+	}
+	if d.tx != nil {
+		errs = append(errs, d.tx.Close())
+	}
+	if d.ras != nil {
+		errs = append(errs, d.ras.Close())
+	}
+	if d.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		errs = append(errs, d.http.Shutdown(ctx))
+		cancel()
+	} else if d.ctl != nil {
+		errs = append(errs, d.ctl.Close())
+	}
+	if d.nl != nil {
+		d.nl.Close()
+	}
+	if err := errors.Join(errs...); err != nil {
+		d.log.Warn("shutdown", zap.Error(err))
+	}
+}

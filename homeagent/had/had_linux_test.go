@@ -1,0 +1,488 @@
+package had
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/gomip6/gomip6/binding"
+	"github.com/gomip6/gomip6/conf"
+	"github.com/gomip6/gomip6/internal/control"
+	"github.com/gomip6/gomip6/internal/netlab"
+	"github.com/gomip6/gomip6/internal/rawsock"
+	"github.com/gomip6/gomip6/mip6"
+	"github.com/gomip6/gomip6/mobilenode"
+	"github.com/gomip6/gomip6/tunnel"
+)
+
+// The lab:
+//
+//	homehost hh0 ─── hl0  home  hu0 ─── m0  mn
+//	2001:db8:100::50   ::1   2001:db8:a::1   2001:db8:a::99 (care-of)
+//	                         hc0 ─── c0  cn 2001:db8:200::2
+//
+// The home link is 2001:db8:100::/64 with had on hl0; the mobile node sits
+// on foreign link 2001:db8:a::/64 with its home address 2001:db8:100::10
+// on a tun device of its own forwarder (what mnd does), registered by the
+// mobilenode core through real sockets.
+var (
+	tHA       = netip.MustParseAddr("2001:db8:100::1")
+	tHoA      = netip.MustParseAddr("2001:db8:100::10")
+	tOtherHoA = netip.MustParseAddr("2001:db8:100::30")
+	tHomeHost = netip.MustParseAddr("2001:db8:100::50")
+	tCoA      = netip.MustParseAddr("2001:db8:a::99")
+	tCN       = netip.MustParseAddr("2001:db8:200::2")
+)
+
+// netInterfaceAny binds a packet socket to every interface.
+var netInterfaceAny = net.Interface{Index: 0, Name: "any"}
+
+type lab struct {
+	t                 *testing.T
+	nl                *netlab.Lab
+	home, mn, hh, cn  *netlab.NS
+	dir, cfgPath, key string
+	d                 *Daemon
+	cancel            context.CancelFunc
+	done              chan error
+	mnode             *testMN
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newLab(t *testing.T) *lab {
+	netlab.SkipUnlessRoot(t)
+	l := &lab{t: t, dir: t.TempDir()}
+	var err error
+	l.nl, err = netlab.New(t)
+	must(t, err)
+	for _, p := range []struct {
+		ns   **netlab.NS
+		name string
+	}{{&l.home, "home"}, {&l.mn, "mn"}, {&l.hh, "hh"}, {&l.cn, "cn"}} {
+		*p.ns, err = l.nl.NS(p.name)
+		must(t, err)
+		must(t, (*p.ns).DisableDAD())
+	}
+	must(t, l.nl.Link(l.home, "hl0", l.hh, "hh0"))
+	must(t, l.nl.Link(l.home, "hu0", l.mn, "m0"))
+	must(t, l.nl.Link(l.home, "hc0", l.cn, "c0"))
+	must(t, l.home.Addr("hl0", "2001:db8:100::1/64"))
+	must(t, l.home.Addr("hu0", "2001:db8:a::1/64"))
+	must(t, l.home.Addr("hc0", "2001:db8:200::1/64"))
+	must(t, l.hh.Addr("hh0", "2001:db8:100::50/64"))
+	must(t, l.hh.Route("default", "via", "2001:db8:100::1"))
+	must(t, l.mn.Addr("m0", "2001:db8:a::99/64"))
+	must(t, l.mn.Route("default", "via", "2001:db8:a::1"))
+	must(t, l.cn.Addr("c0", "2001:db8:200::2/64"))
+	must(t, l.cn.Route("default", "via", "2001:db8:200::1"))
+
+	k := make([]byte, 32)
+	rand.Read(k)
+	l.key = base64.StdEncoding.EncodeToString(k)
+	l.cfgPath = filepath.Join(l.dir, "had.toml")
+	l.writeConfig("")
+	return l
+}
+
+func (l *lab) writeConfig(extra string) {
+	cfg := fmt.Sprintf(`
+state_file = %q
+[home]
+interface = "hl0"
+prefix = "2001:db8:100::/64"
+address = "2001:db8:100::1"
+max_lifetime = "60s"
+[router_advertisements]
+enabled = true
+min_interval = "500ms"
+max_interval = "1s"
+[[mobile_node]]
+id = "laptop@home.example"
+home_address = "2001:db8:100::10"
+spi = 1000
+key = %q
+[[mobile_node]]
+id = "other@home.example"
+home_address = "2001:db8:100::30"
+spi = 1001
+key = %q
+[control]
+socket = %q
+%s`, filepath.Join(l.dir, "had.state"), l.key, l.key, filepath.Join(l.dir, "had.sock"), extra)
+	must(l.t, os.WriteFile(l.cfgPath, []byte(cfg), 0o600))
+}
+
+// start runs had in the home namespace, in-process.
+func (l *lab) start() {
+	t := l.t
+	cfg, err := conf.LoadHA(l.cfgPath)
+	must(t, err)
+	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
+	must(t, l.home.Do(func() (err error) {
+		l.d, err = New(cfg, Options{Log: log})
+		return err
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel, l.done = cancel, make(chan error, 1)
+	go func() { l.done <- l.d.Run(ctx, nil) }()
+	t.Cleanup(l.stop)
+}
+
+// stop shuts had down (idempotent).
+func (l *lab) stop() {
+	if l.cancel == nil {
+		return
+	}
+	l.cancel()
+	l.cancel = nil
+	select {
+	case err := <-l.done:
+		must(l.t, err)
+	case <-time.After(10 * time.Second):
+		l.t.Fatal("had did not stop")
+	}
+}
+
+func (l *lab) status() Status {
+	l.t.Helper()
+	body, err := control.NewClient(filepath.Join(l.dir, "had.sock")).Get(context.Background(), "/v1/status")
+	must(l.t, err)
+	var st Status
+	must(l.t, json.Unmarshal(body, &st))
+	return st
+}
+
+// testMN is a mobile node: the mobilenode core behind real sockets, and a
+// tunnel forwarder holding the home address.
+type testMN struct {
+	t   *testing.T
+	reg *mobilenode.Registration
+	tx  *rawsock.Sender
+	rx  *rawsock.Listener
+	coa netip.Addr
+	fwd *tunnel.Forwarder
+	// sent are the Binding Update packets sent, for replays.
+	sent [][]byte
+	// wait bounds an exchange.
+	wait time.Duration
+}
+
+func (l *lab) newMN(keyB64 string, hoa netip.Addr, id string, spi uint32) *testMN {
+	return l.newMNLifetime(keyB64, hoa, id, spi, 60*time.Second)
+}
+
+func (l *lab) newMNLifetime(keyB64 string, hoa netip.Addr, id string, spi uint32, lifetime time.Duration) *testMN {
+	t := l.t
+	key, err := base64.StdEncoding.DecodeString(keyB64)
+	must(t, err)
+	reg, err := mobilenode.NewRegistration(mobilenode.Config{
+		ID: id, HomeAddress: hoa, HomeAgent: tHA, Lifetime: lifetime,
+		SA: mobilenode.SA{SPI: spi, Key: key, Algorithm: binding.HMACSHA1_96}, InitialSequence: 100,
+	})
+	must(t, err)
+	m := &testMN{t: t, reg: reg, coa: tCoA, wait: 8 * time.Second}
+	filter, err := rawsock.Assemble(rawsock.RoutingHeader2Filter(rawsock.LinkIP, tCoA))
+	must(t, err)
+	must(t, l.mn.Do(func() (err error) {
+		if m.tx, err = rawsock.NewSender(""); err != nil {
+			return err
+		}
+		m.rx, err = rawsock.Listen(&netInterfaceAny, rawsock.Config{Filter: filter})
+		return err
+	}))
+	t.Cleanup(func() { m.tx.Close(); m.rx.Close() })
+	return m
+}
+
+// exchange sends the core's BUs and feeds it the answers until it leaves
+// the Registering/Refreshing/Deregistering states or the deadline passes.
+func (m *testMN) exchange(out mobilenode.Output, want mobilenode.State) error {
+	deadline := time.Now().Add(m.wait)
+	buf := make([]byte, 4096)
+	for time.Now().Before(deadline) {
+		if out.Send != nil {
+			p := out.Send
+			pkt, _ := mip6.AppendMobilityPacket(nil, p.Src, p.Dst, p.HomeAddress, netip.Addr{}, 64, p.MH)
+			if err := m.tx.Send(pkt, 0); err != nil {
+				return err
+			}
+			m.sent = append(m.sent, pkt)
+		}
+		if m.reg.State() == want {
+			return nil
+		}
+		wake := deadline
+		if !out.Timer.IsZero() && out.Timer.Before(wake) {
+			wake = out.Timer
+		}
+		m.rx.SetReadDeadline(wake)
+		n, _, err := m.rx.Read(buf)
+		now := time.Now()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			out = m.reg.Timer(now)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		lay, err := mip6.WalkIPv6(buf[:n])
+		if err != nil || lay.Proto != mip6.ProtoMobility {
+			continue
+		}
+		var rh netip.Addr
+		if lay.RH2SegmentsLeft == 1 {
+			rh = lay.RH2Address
+		}
+		out, err = m.reg.HandleMH(mobilenode.Packet{Src: lay.Src, Dst: lay.Dst, RoutingHome: rh, MH: buf[lay.Offset:lay.End]}, now)
+		if err != nil {
+			m.t.Logf("mobile node ignored a message: %v", err)
+		}
+	}
+	return fmt.Errorf("state %v, want %v", m.reg.State(), want)
+}
+
+// dataPlane gives the mobile node its home address on a tunnel forwarder
+// toward the home agent, with the routes mnd would install: the home
+// agent's address through the foreign link, everything else from the home
+// address into the tunnel.
+func (l *lab) dataPlane(m *testMN) {
+	t := l.t
+	tab := tunnel.NewTable(1)
+	must(t, tab.Set(netip.PrefixFrom(tHoA, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: tCoA, Remote: tHA}))
+	tn, err := tunnel.New(tunnel.Config{Role: tunnel.RoleMobileNode, ErrorSource: tHoA}, tab)
+	must(t, err)
+	must(t, l.mn.Do(func() (err error) {
+		m.fwd, err = tunnel.NewForwarder(tn, tunnel.ForwarderConfig{Name: "mntun0", IPv6: true, Queues: 1})
+		return err
+	}))
+	t.Cleanup(func() { m.fwd.Close() })
+	must(t, l.mn.Addr("mntun0", tHoA.String()+"/128"))
+	must(t, l.mn.Route("2001:db8:100::1/128", "via", "2001:db8:a::1", "dev", "m0"))
+	must(t, l.mn.Route("2001:db8:100::/64", "dev", "mntun0", "src", tHoA.String()))
+	must(t, l.mn.Route("2001:db8:200::/64", "dev", "mntun0", "src", tHoA.String()))
+}
+
+func (l *lab) routes() string {
+	out, err := l.home.IP("-6", "route", "show", "proto", "109")
+	must(l.t, err)
+	return out
+}
+
+// TestRegistration: a mobile node registers through real sockets; the
+// home link and a correspondent reach its home address through the tunnel;
+// it refreshes; it de-registers and everything is withdrawn.
+func TestRegistration(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	m := l.newMN(l.key, tHoA, "laptop@home.example", 1000)
+	l.dataPlane(m)
+
+	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
+	st := l.status()
+	if len(st.Bindings) != 1 || st.Bindings[0].HomeAddress != tHoA.String() || st.Bindings[0].CareOfAddress != tCoA.String() ||
+		st.Bindings[0].Encapsulation != "ipv6" || st.Bindings[0].LifetimeRemainingS < 50 {
+		t.Fatalf("status %+v", st)
+	}
+	if r := l.routes(); !strings.Contains(r, "2001:db8:100::10 dev mip6ha0") {
+		t.Errorf("routes: %q", r)
+	}
+	// Proxy ND draws the home link's traffic; the tunnel carries it.
+	must(t, l.hh.Ping(tHoA, 5*time.Second))
+	must(t, l.cn.Ping(tHoA, 5*time.Second))
+	must(t, l.mn.Ping(tHomeHost, 5*time.Second))
+	s := l.d.tun.Counters.Snapshot()
+	if s.Get(tunnel.Out, tunnel.ReasonOK).Packets == 0 || s.Get(tunnel.In, tunnel.ReasonOK).Packets == 0 {
+		t.Errorf("tunnel counters: %+v", s)
+	}
+
+	// De-registration from the care-of address.
+	must(t, m.exchange(m.reg.Deregister(time.Now()), mobilenode.Unregistered))
+	if st := l.status(); len(st.Bindings) != 0 || st.Counters["bindings_deleted"] != 1 {
+		t.Fatalf("after de-registration: %+v", st)
+	}
+	if r := l.routes(); r != "" {
+		t.Errorf("routes left: %q", r)
+	}
+	if l.d.proxy.Proxied(tHoA) {
+		t.Error("still proxying the home address")
+	}
+}
+
+// TestHostile: Binding Updates with a wrong key, for another node's home
+// address, and replayed ones create no binding, no route, no proxy entry.
+func TestHostile(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	wrong := make([]byte, 32)
+	rand.Read(wrong)
+	bad := l.newMN(base64.StdEncoding.EncodeToString(wrong), tHoA, "laptop@home.example", 1000)
+	bad.wait = 3 * time.Second
+	if err := bad.exchange(bad.reg.Moved(tCoA, time.Now()), mobilenode.Registered); err == nil {
+		t.Fatal("registered with a wrong key")
+	}
+	// The right key, but the other node's home address.
+	bad.wait = 3 * time.Second
+	thief := l.newMN(l.key, tOtherHoA, "laptop@home.example", 1000)
+	thief.wait = 3 * time.Second
+	if err := thief.exchange(thief.reg.Moved(tCoA, time.Now()), mobilenode.Registered); err == nil {
+		t.Fatal("registered another node's home address")
+	}
+	st := l.status()
+	if len(st.Bindings) != 0 || l.routes() != "" || l.d.proxy.Stats().Proxied != 0 {
+		t.Fatalf("hostile BUs left state: %+v, routes %q", st, l.routes())
+	}
+	if st.Counters["ba_sent"] == 0 {
+		t.Error("no 146/133 answers at all (they should be authenticated answers to a known SPI)")
+	}
+
+	// Replays: the genuine node registers and de-registers; its captured
+	// registration BUs sent again must not bring the binding back.
+	m := l.newMN(l.key, tHoA, "laptop@home.example", 1000)
+	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
+	must(t, m.exchange(m.reg.Deregister(time.Now()), mobilenode.Unregistered))
+	for _, pkt := range m.sent {
+		must(t, m.tx.Send(pkt, 0))
+	}
+
+	// A flood of Binding Updates from forged sources in many /64s with
+	// unknown SPIs: nothing answered, nothing created, and the genuine
+	// node still registers at once afterwards.
+	flood := l.newMN(l.key, tHoA, "laptop@home.example", 4242)
+	out := flood.reg.Moved(tCoA, time.Now())
+	const floodN = 20000
+	var pkt []byte
+	for i := range floodN {
+		src := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xf0, byte(i >> 8), byte(i), 0, 15: 1})
+		pkt, _ = mip6.AppendMobilityPacket(pkt[:0], src, tHA, tHoA, netip.Addr{}, 64, out.Send.MH)
+		if err := flood.tx.Send(pkt, 0); err != nil {
+			t.Fatalf("flood packet %d: %v", i, err)
+		}
+	}
+	start := time.Now()
+	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
+	t.Logf("registered %v after a flood of %d forged BUs", time.Since(start), floodN)
+	st = l.status()
+	if len(st.Bindings) != 1 {
+		t.Fatalf("bindings after replays and flood: %+v", st.Bindings)
+	}
+	if st.Bindings[0].Sequence == 100 {
+		t.Error("a replayed BU was accepted")
+	}
+	dropped := st.Counters["bu_dropped_"+"unknown-spi"] + st.Counters["bu_dropped_"+"rate-limited"] + st.Counters["rx_queue_full"]
+	t.Logf("counters: %v", st.Counters)
+	if dropped == 0 {
+		t.Error("the flood was not counted")
+	}
+}
+
+// TestExpiry: a binding that is not refreshed expires; its route and proxy
+// entry go with it.
+func TestExpiry(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	m := l.newMNLifetime(l.key, tHoA, "laptop@home.example", 1000, 4*time.Second)
+	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
+	if len(l.status().Bindings) != 1 {
+		t.Fatal("not registered")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(l.status().Bindings) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("binding did not expire")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := l.routes(); r != "" || l.d.proxy.Proxied(tHoA) {
+		t.Errorf("expired binding left routes %q or proxy entry", r)
+	}
+	if l.status().Counters["bindings_expired"] != 1 {
+		t.Error("expiry not counted")
+	}
+}
+
+// TestReload: a configuration without the node drops its binding; a bad
+// configuration change is refused whole.
+func TestReload(t *testing.T) {
+	l := newLab(t)
+	cfg, err := conf.LoadHA(l.cfgPath)
+	must(t, err)
+	must(t, l.home.Do(func() (err error) {
+		l.d, err = New(cfg, Options{Log: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))})
+		return err
+	}))
+	reload := make(chan *conf.HA)
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel, l.done = cancel, make(chan error, 1)
+	go func() { l.done <- l.d.Run(ctx, reload) }()
+	t.Cleanup(l.stop)
+	m := l.newMN(l.key, tHoA, "laptop@home.example", 1000)
+	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
+
+	moved := *cfg
+	moved.Home.Interface = "hu0"
+	reload <- &moved
+	if len(l.status().Bindings) != 1 {
+		t.Fatal("a refused reload dropped the binding")
+	}
+	without := *cfg
+	without.MobileNodes = cfg.MobileNodes[1:]
+	reload <- &without
+	if st := l.status(); len(st.Bindings) != 0 || l.routes() != "" || l.d.proxy.Proxied(tHoA) {
+		t.Fatalf("binding of a removed node kept: %+v", st.Bindings)
+	}
+}
+
+// TestRestart: a restarted had forwards for the bindings of its state file
+// without the mobile node registering again; -cleanup removes a crashed
+// run's tun device.
+func TestRestart(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	m := l.newMN(l.key, tHoA, "laptop@home.example", 1000)
+	l.dataPlane(m)
+	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
+	must(t, l.cn.Ping(tHoA, 5*time.Second))
+	l.stop()
+	if r := l.routes(); r != "" {
+		t.Errorf("routes left after shutdown: %q", r)
+	}
+	if _, err := l.home.IP("link", "show", DefaultTunName); err == nil {
+		t.Error("tun device left after shutdown")
+	}
+	l.start()
+	if st := l.status(); len(st.Bindings) != 1 || st.Bindings[0].CareOfAddress != tCoA.String() {
+		t.Fatalf("after restart: %+v", st)
+	}
+	must(t, l.cn.Ping(tHoA, 5*time.Second))
+	must(t, l.hh.Ping(tHoA, 5*time.Second))
+	l.stop()
+
+	// A crashed run leaves its tun device: -cleanup removes it.
+	_, err := l.home.IP("tuntap", "add", "dev", DefaultTunName, "mode", "tun")
+	must(t, err)
+	var out bytes.Buffer
+	must(t, l.home.Do(func() error { return Cleanup("", &out) }))
+	if _, err := l.home.IP("link", "show", DefaultTunName); err == nil {
+		t.Errorf("cleanup left the device; said %q", out.String())
+	}
+}
