@@ -78,18 +78,30 @@ func (d *Daemon) handler() http.Handler {
 		}
 		control.WriteJSON(w, http.StatusOK, map[string]any{"role": "ha", "bindings": bs})
 	})
-	mux.HandleFunc("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) {
-		var b bytes.Buffer
-		var n int
-		if !d.do(r.Context(), func() { n = d.ha.Cache().Len() }) {
-			http.Error(w, "stopping", http.StatusServiceUnavailable)
-			return
-		}
-		d.writeMetrics(&b, n)
-		w.Header().Set("Content-Type", control.MetricsContentType)
-		w.Write(b.Bytes())
-	})
+	mux.HandleFunc("GET /v1/metrics", d.serveMetrics)
 	return mux
+}
+
+// metricsOnly is the handler of the optional TCP listener: metrics and
+// nothing else (the status lists home and care-of addresses, which only
+// root on the socket may see).
+func (d *Daemon) metricsOnly() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/metrics", d.serveMetrics)
+	mux.HandleFunc("GET /metrics", d.serveMetrics)
+	return mux
+}
+
+func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	var b bytes.Buffer
+	var n int
+	if !d.do(r.Context(), func() { n = d.ha.Cache().Len() }) {
+		http.Error(w, "stopping", http.StatusServiceUnavailable)
+		return
+	}
+	d.writeMetrics(&b, n)
+	w.Header().Set("Content-Type", control.MetricsContentType)
+	w.Write(b.Bytes())
 }
 
 // status runs on the loop.

@@ -90,6 +90,9 @@ type Daemon struct {
 	halist *ra.HAList
 	ctl    net.Listener
 	http   *http.Server
+	// metricsL and metricsHTTP serve /v1/metrics on control.metrics_listen.
+	metricsL    net.Listener
+	metricsHTTP *http.Server
 
 	rxq     chan rxPacket
 	free    chan []byte
@@ -270,6 +273,12 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		return d, err
 	}
 	d.http = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
+	if a := cfg.Control.MetricsListen; a != "" {
+		if d.metricsL, err = net.Listen("tcp", a); err != nil {
+			return d, fmt.Errorf("control.metrics_listen: %w", err)
+		}
+		d.metricsHTTP = &http.Server{Handler: d.metricsOnly(), ReadHeaderTimeout: 5 * time.Second}
+	}
 	return d, nil
 }
 
@@ -326,6 +335,15 @@ func (d *Daemon) restore() error {
 func (d *Daemon) Run(ctx context.Context, reload <-chan *conf.HA) error {
 	d.wg.Add(2)
 	go d.readLoop()
+	if d.metricsHTTP != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := d.metricsHTTP.Serve(d.metricsL); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("metrics listener", zap.Error(err))
+			}
+		}()
+	}
 	go func() {
 		defer d.wg.Done()
 		if err := d.http.Serve(d.ctl); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -723,6 +741,13 @@ func (d *Daemon) closeAll() {
 		cancel()
 	} else if d.ctl != nil {
 		errs = append(errs, d.ctl.Close())
+	}
+	if d.metricsHTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		errs = append(errs, d.metricsHTTP.Shutdown(ctx))
+		cancel()
+	} else if d.metricsL != nil {
+		errs = append(errs, d.metricsL.Close())
 	}
 	if d.nl != nil {
 		d.nl.Close()

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -128,6 +129,7 @@ spi = 1001
 key = %q
 [control]
 socket = %q
+metrics_listen = "[::1]:9641"
 %s`, filepath.Join(l.dir, "had.state"), l.key, l.key, filepath.Join(l.dir, "had.sock"), extra)
 	must(l.t, os.WriteFile(l.cfgPath, []byte(cfg), 0o600))
 }
@@ -314,6 +316,32 @@ func TestRegistration(t *testing.T) {
 	if s.Get(tunnel.Out, tunnel.ReasonOK).Packets == 0 || s.Get(tunnel.In, tunnel.ReasonOK).Packets == 0 {
 		t.Errorf("tunnel counters: %+v", s)
 	}
+	// Metrics on the socket and on the TCP listener (inside the namespace).
+	body, err := control.NewClient(filepath.Join(l.dir, "had.sock")).Get(context.Background(), "/v1/metrics")
+	must(t, err)
+	for _, want := range []string{"mip6_ha_bindings 1\n", `mip6_ha_binding_updates_total{status="accepted"} 1`, `mip6_tunnel_packets_total{direction="out",reason="ok"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	must(t, l.home.Do(func() error {
+		// Dialled here, on the namespace's thread (an http.Client would
+		// dial from another goroutine, in another namespace).
+		c, err := net.DialTimeout("tcp", "[::1]:9641", 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET /metrics HTTP/1.0\r\n\r\n"); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(c)
+		if err == nil && !strings.Contains(string(b), "mip6_ha_bindings 1\n") {
+			err = fmt.Errorf("TCP metrics: %s", b)
+		}
+		return err
+	}))
 
 	// De-registration from the care-of address.
 	must(t, m.exchange(m.reg.Deregister(time.Now()), mobilenode.Unregistered))
