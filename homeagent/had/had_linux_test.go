@@ -284,6 +284,80 @@ func (l *lab) dataPlane(m *testMN) {
 	must(t, l.mn.Route("2001:db8:200::/64", "dev", "mntun0", "src", tHoA.String()))
 }
 
+// tcpEcho opens a TCP listener on the home address in the mobile node's
+// namespace, connects from the correspondent and checks that 256 KiB come
+// back intact through the tunnel both ways.
+func (l *lab) tcpEcho() {
+	t := l.t
+	var ln net.Listener
+	must(t, l.mn.Do(func() (err error) {
+		ln, err = net.Listen("tcp", "["+tHoA.String()+"]:7777")
+		return err
+	}))
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c)
+	}()
+	var c net.Conn
+	must(t, l.cn.Do(func() (err error) {
+		c, err = net.DialTimeout("tcp", "["+tHoA.String()+"]:7777", 5*time.Second)
+		return err
+	}))
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	msg := make([]byte, 256<<10)
+	rand.Read(msg)
+	go c.Write(msg)
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("TCP echo through the tunnel: %v", err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatal("TCP echo through the tunnel: data differs")
+	}
+}
+
+// run keeps the mobile node's registration going (refreshes, answers) for
+// d.
+func (m *testMN) run(d time.Duration) {
+	end := time.Now().Add(d)
+	out := m.reg.Timer(time.Now())
+	buf := make([]byte, 4096)
+	for time.Now().Before(end) {
+		if out.Send != nil {
+			p := out.Send
+			pkt, _ := mip6.AppendMobilityPacket(nil, p.Src, p.Dst, p.HomeAddress, netip.Addr{}, 64, p.MH)
+			must(m.t, m.tx.Send(pkt, 0))
+		}
+		wake := end
+		if !out.Timer.IsZero() && out.Timer.Before(wake) {
+			wake = out.Timer
+		}
+		m.rx.SetReadDeadline(wake)
+		n, _, err := m.rx.Read(buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			out = m.reg.Timer(time.Now())
+			continue
+		}
+		must(m.t, err)
+		lay, err := mip6.WalkIPv6(buf[:n])
+		if err != nil || lay.Proto != mip6.ProtoMobility {
+			out = mobilenode.Output{Timer: out.Timer}
+			continue
+		}
+		var rh netip.Addr
+		if lay.RH2SegmentsLeft == 1 {
+			rh = lay.RH2Address
+		}
+		out, _ = m.reg.HandleMH(mobilenode.Packet{Src: lay.Src, Dst: lay.Dst, RoutingHome: rh, MH: buf[lay.Offset:lay.End]}, time.Now())
+	}
+}
+
 func (l *lab) routes() string {
 	out, err := l.home.IP("-6", "route", "show", "proto", "109")
 	must(l.t, err)
@@ -312,6 +386,7 @@ func TestRegistration(t *testing.T) {
 	must(t, l.hh.Ping(tHoA, 5*time.Second))
 	must(t, l.cn.Ping(tHoA, 5*time.Second))
 	must(t, l.mn.Ping(tHomeHost, 5*time.Second))
+	l.tcpEcho()
 	s := l.d.tun.Counters.Snapshot()
 	if s.Get(tunnel.Out, tunnel.ReasonOK).Packets == 0 || s.Get(tunnel.In, tunnel.ReasonOK).Packets == 0 {
 		t.Errorf("tunnel counters: %+v", s)
@@ -423,15 +498,22 @@ func TestHostile(t *testing.T) {
 	}
 }
 
-// TestExpiry: a binding that is not refreshed expires; its route and proxy
-// entry go with it.
-func TestExpiry(t *testing.T) {
+// TestRefreshExpiry: a binding the mobile node refreshes stays; once it
+// stops refreshing, the binding expires and its route and proxy entry go
+// with it.
+func TestRefreshExpiry(t *testing.T) {
 	l := newLab(t)
 	l.start()
 	m := l.newMNLifetime(l.key, tHoA, "laptop@home.example", 1000, 4*time.Second)
 	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
 	if len(l.status().Bindings) != 1 {
 		t.Fatal("not registered")
+	}
+	// Two lifetimes of 4 s, refreshed (the BA's refresh advice is 3 s).
+	m.run(8 * time.Second)
+	st := l.status()
+	if len(st.Bindings) != 1 || st.Counters["bindings_refreshed"] < 2 || st.Counters["bindings_expired"] != 0 {
+		t.Fatalf("refreshes: bindings %+v counters %v", st.Bindings, st.Counters)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for len(l.status().Bindings) != 0 {
