@@ -64,21 +64,27 @@ func serve(ctx context.Context, o daemon.RunOptions) error {
 		for {
 			select {
 			case <-ctx.Done():
+				daemon.Notify("STOPPING=1")
 				return
 			case <-o.Reload:
 			}
+			daemon.Notify("RELOADING=1")
 			c, err := conf.LoadHA(o.Config)
 			if err != nil {
 				log.Error("reload: configuration has problems, keeping the old one", zap.Error(err))
-				continue
+			} else {
+				select {
+				case reload <- c:
+				case <-ctx.Done():
+					return
+				}
 			}
-			select {
-			case reload <- c:
-			case <-ctx.Done():
-				return
-			}
+			daemon.Notify("READY=1")
 		}
 	}()
+	if err := daemon.Notify("READY=1"); err != nil {
+		log.Warn("sd_notify", zap.Error(err))
+	}
 	return d.Run(ctx, reload)
 }
 
