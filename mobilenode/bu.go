@@ -58,6 +58,12 @@ type BUParams struct {
 	LinkLocal bool
 	// Timestamp is the Replay Protection option's value (RFC 4285 §6).
 	Timestamp binding.Timestamp
+	// MobilePrefixes, when not empty, make this a mobile router's Binding
+	// Update (NEMO, RFC 3963 §5.1): the R flag, and in explicit mode
+	// (§6.1.1) one Mobile Network Prefix option per prefix. A
+	// de-registration keeps the R flag and leaves the prefixes out: the
+	// home agent removes them all with the binding (§6.6).
+	MobilePrefixes []netip.Prefix
 }
 
 // AppendBindingUpdate appends the whole Mobility Header of a home
@@ -83,11 +89,19 @@ func AppendBindingUpdate(b []byte, p *BUParams) ([]byte, error) {
 	if p.LinkLocal {
 		flags |= mip6.BUFlagL
 	}
-	opts := []mip6.MobilityOption{
-		mip6.MNIdentifierNAI(p.ID),
+	opts := []mip6.MobilityOption{mip6.MNIdentifierNAI(p.ID)}
+	if len(p.MobilePrefixes) > 0 {
+		flags |= mip6.BUFlagR
+		if lt > 0 {
+			for _, pfx := range p.MobilePrefixes {
+				opts = append(opts, &mip6.MobileNetworkPrefix{Prefix: pfx})
+			}
+		}
+	}
+	opts = append(opts,
 		&mip6.ReplayProtection{Timestamp: uint64(p.Timestamp)},
 		&mip6.Authentication{Subtype: mip6.AuthSubtypeMNHA, SPI: p.SA.SPI, Data: make([]byte, p.SA.Algorithm.Size())},
-	}
+	)
 	start := len(b)
 	out, err := mip6.AppendMessage(b, &mip6.BindingUpdate{Sequence: p.Sequence, Flags: flags, Lifetime: lt, Options: opts})
 	if err != nil {

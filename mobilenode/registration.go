@@ -187,6 +187,9 @@ type Config struct {
 	// exchange, so that a confused home agent cannot make us loop at
 	// wire speed (§11.8 MAX_UPDATE_RATE is 3 per second). 0 means 3.
 	MaxResyncs int
+	// MobilePrefixes make the node a mobile router registering these
+	// mobile network prefixes (NEMO explicit mode, RFC 3963 §6.1.1).
+	MobilePrefixes []netip.Prefix
 }
 
 // ConfigFromMN builds a Config from a validated mnd.toml. The home agent
@@ -642,7 +645,7 @@ func (r *Registration) send(now time.Time) *BUPacket {
 	e.Retransmit = now.Add(e.Backoff)
 	p := BUParams{ID: r.cfg.ID, SA: r.cfg.SA, HomeAddress: r.cfg.HomeAddress, CareOf: e.CareOf,
 		HomeAgent: r.cfg.HomeAgent, Sequence: e.Sequence, Lifetime: e.LifetimeSent,
-		LinkLocal: r.cfg.LinkLocal, Timestamp: ts}
+		LinkLocal: r.cfg.LinkLocal, Timestamp: ts, MobilePrefixes: r.cfg.MobilePrefixes}
 	mh, err := AppendBindingUpdate(nil, &p)
 	if err != nil {
 		// NewRegistration checked everything AppendBindingUpdate

@@ -615,3 +615,59 @@ func TestStartAtHome(t *testing.T) {
 		}
 	})
 }
+
+// TestMobileRouter: a mobile router's Binding Update carries the R flag and
+// its mobile network prefixes (RFC 3963 explicit mode), and a home agent
+// configured for them routes them to the binding; the de-registration
+// keeps the R flag and drops the prefixes.
+func TestMobileRouter(t *testing.T) {
+	pfx := netip.MustParsePrefix("2001:db8:1000::/48")
+	cfg := mnConfig(t)
+	cfg.MobilePrefixes = []netip.Prefix{pfx}
+	l := newLab(t, cfg)
+	hc := haConfig(t)
+	hc.MobileNodes[0].MobilePrefixes = []netip.Prefix{pfx}
+	h, err := homeagent.New(hc, homeagent.Options{SkipDAD: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ha = h
+	o := l.mn.Moved(coa1, l.now)
+	m, err := mip6.ParseMessage(o.Send.MH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bu := m.(*mip6.BindingUpdate)
+	var got []netip.Prefix
+	for _, opt := range bu.Options {
+		if p, ok := opt.(*mip6.MobileNetworkPrefix); ok {
+			got = append(got, p.Prefix)
+		}
+	}
+	if bu.Flags&mip6.BUFlagR == 0 || len(got) != 1 || got[0] != pfx {
+		t.Fatalf("BU flags %v prefixes %v", bu.Flags, got)
+	}
+	l.exchange(o.Send)
+	b, ok := l.haBinding()
+	if !ok || len(b.MobilePrefixes) != 1 || b.MobilePrefixes[0] != pfx || l.mn.State() != Registered {
+		t.Fatalf("binding %+v ok %v state %v", b, ok, l.mn.State())
+	}
+	o = l.mn.Deregister(l.now)
+	m, err = mip6.ParseMessage(o.Send.MH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bu = m.(*mip6.BindingUpdate)
+	for _, opt := range bu.Options {
+		if _, ok := opt.(*mip6.MobileNetworkPrefix); ok {
+			t.Error("de-registration carries a prefix")
+		}
+	}
+	if bu.Flags&mip6.BUFlagR == 0 || bu.Lifetime != 0 {
+		t.Errorf("de-registration flags %v lifetime %v", bu.Flags, bu.Lifetime)
+	}
+	l.exchange(o.Send)
+	if _, ok := l.haBinding(); ok {
+		t.Error("binding left after de-registration")
+	}
+}
