@@ -596,3 +596,42 @@ func TestRestart(t *testing.T) {
 		t.Errorf("cleanup left the device; said %q", out.String())
 	}
 }
+
+// TestMobileRouter: a mobile router registers its mobile network prefix
+// (NEMO, RFC 3963); had routes the prefix into its tunnel, and a host of
+// the mobile network reaches the correspondent and back.
+func TestMobileRouter(t *testing.T) {
+	l := newLab(t)
+	b, err := os.ReadFile(l.cfgPath)
+	must(t, err)
+	cfg := strings.Replace(string(b), "spi = 1000\n", "spi = 1000\nmobile_prefixes = [\"2001:db8:1000::/48\"]\n", 1)
+	must(t, os.WriteFile(l.cfgPath, []byte(cfg), 0o600))
+	l.start()
+
+	pfx := netip.MustParsePrefix("2001:db8:1000::/48")
+	host := netip.MustParseAddr("2001:db8:1000::1")
+	m := l.newMN(l.key, tHoA, "laptop@home.example", 1000)
+	key, err := base64.StdEncoding.DecodeString(l.key)
+	must(t, err)
+	cfgMN := mobilenode.Config{ID: "laptop@home.example", HomeAddress: tHoA, HomeAgent: tHA, Lifetime: 60 * time.Second,
+		SA: mobilenode.SA{SPI: 1000, Key: key, Algorithm: binding.HMACSHA1_96}, InitialSequence: 7, MobilePrefixes: []netip.Prefix{pfx}}
+	m.reg, err = mobilenode.NewRegistration(cfgMN)
+	must(t, err)
+	l.dataPlane(m)
+	must(t, m.fwd.Tunnel().Table().Set(pfx, tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: tCoA, Remote: tHA}))
+	must(t, l.mn.Addr("mntun0", host.String()+"/128"))
+
+	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
+	if r := l.routes(); !strings.Contains(r, "2001:db8:1000::/48 dev mip6ha0") {
+		t.Fatalf("no route for the mobile network prefix: %q", r)
+	}
+	st := l.status()
+	if len(st.Bindings) != 1 || len(st.Bindings[0].MobilePrefixes) != 1 || !strings.Contains(st.Bindings[0].Flags, "R") {
+		t.Fatalf("status %+v", st.Bindings)
+	}
+	must(t, l.cn.Ping(host, 5*time.Second))
+	must(t, m.exchange(m.reg.Deregister(time.Now()), mobilenode.Unregistered))
+	if r := l.routes(); r != "" {
+		t.Errorf("routes left: %q", r)
+	}
+}
