@@ -61,6 +61,30 @@
 // flood; before it, it bounds both the CPU a source can take and the
 // answers (144-146) it can draw. See RateLimiter.
 //
+// Those answers, sent before a Binding Update is known to come from its
+// node, also share one overall token bucket (Options.ReplyRate, 100/s
+// with bursts of 200 by default), so that a flood spread over many /64s
+// cannot make the home agent emit unbounded replies either; over it they
+// are dropped (DropReplyLimited, counted in Stats). Binding Errors have a
+// bucket of their own (HomeAgent.BindingError, RFC 6275 §9.3.3).
+//
+// # Care-of addresses
+//
+// A care-of address must be unicast and routable (see routable: no
+// IPv4-mapped, IPv4-compatible, loopback, unspecified, multicast or
+// link-local address), or the Binding Update is dropped before
+// authentication. After it, one that would loop the tunnel (inside the
+// home prefix, the home agent's address, inside the node's own mobile
+// network prefixes, another node's home address) is refused with 128, as
+// is a binding the data plane table refuses: nothing then enters the
+// cache and the replay window stays.
+//
+// # Messages the daemon triggers
+//
+// RefreshDue lists the bindings due a Binding Refresh Request (RFC 6275
+// §9.5.5), once per registration, and AppendBRR builds one;
+// AppendBindingError and BindingError build Binding Errors (§9.3.3).
+//
 // # Lifetimes
 //
 // The lifetime granted is the one asked for, capped by home.max_lifetime

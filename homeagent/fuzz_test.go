@@ -64,7 +64,26 @@ func FuzzProcessBU(f *testing.F) {
 			binary.BigEndian.Uint32(r.BA[off-4:]) == routerSPI {
 			as = mn{routerID, laptopHoA, routerSPI, routerKey, binding.HMACSHA256_128}
 		}
-		got := as.checkBA(t, r.BA, r.BADst)
+		// The authenticator covers the care-of address the BU claimed
+		// (its last Alternate Care-of Address option, else the source),
+		// which is what the genuine node checks it with (RFC 4285
+		// §5.1); before the BU authenticated, the BA still goes only
+		// to the packet's source (no reflection).
+		coa := p.Src
+		if m, err := mip6.ParseMessage(mh); err == nil {
+			for _, o := range m.(*mip6.BindingUpdate).Options {
+				if a, ok := o.(*mip6.AlternateCareofAddress); ok {
+					coa = a.Address
+				}
+			}
+		}
+		if r.BADst != p.Src && r.BADst != coa {
+			t.Fatalf("BA to %v: neither the source %v nor the care-of address %v", r.BADst, p.Src, coa)
+		}
+		if r.Status == mip6.StatusAuthFailed && r.BADst != p.Src {
+			t.Fatalf("146 to %v, not to the source %v", r.BADst, p.Src)
+		}
+		got := as.checkBA(t, r.BA, coa)
 		if got.Status != r.Status {
 			t.Fatalf("BA status %v, result %v", got.Status, r.Status)
 		}

@@ -103,10 +103,18 @@ const (
 	// (Result.Err says why). With a configuration conf accepted, it does
 	// not happen.
 	DropInternal
+	// DropReplyLimited: the answer would have been one of those sent
+	// before the Binding Update proved to come from its node (144, 145,
+	// 146), and the home agent's overall budget for them
+	// (Options.ReplyRate) is spent. The per-source RateLimiter bounds
+	// one /64; this bounds a flood spread over many. Counted in
+	// Stats.RepliesLimited.
+	DropReplyLimited
 )
 
 var dropNames = [...]string{"not-dropped", "rate-limited", "checksum", "malformed", "not-binding-update",
-	"bad-care-of-address", "no-authentication", "unknown-spi", "not-home-registration", "not-pending", "internal"}
+	"bad-care-of-address", "no-authentication", "unknown-spi", "not-home-registration", "not-pending", "internal",
+	"reply-limited"}
 
 // String names the reason.
 func (r DropReason) String() string {
@@ -154,7 +162,9 @@ func (c Change) String() string {
 type Result struct {
 	Verdict Verdict
 	Drop    DropReason
-	// Err is the parse error behind DropMalformed.
+	// Err is the parse error behind DropMalformed, the build error
+	// behind DropInternal, or the data plane's refusal behind a status
+	// 128 from install (the table would not take the binding).
 	Err error
 	// Status is the status of the Binding Acknowledgement, when one is
 	// sent or would be (Silent).
@@ -203,6 +213,40 @@ type Options struct {
 	// new Binding Update for the address starts DAD again; 0 means
 	// DefaultDADTimeout.
 	DADTimeout time.Duration
+	// ReplyRate and ReplyBurst bound, over all sources together, the
+	// Binding Acknowledgements sent before a Binding Update is known to
+	// come from its node: 146 (authenticator wrong), and 144 and 145,
+	// which a replayed captured Binding Update draws however often it
+	// is replayed. 0 means DefaultReplyRate / DefaultReplyBurst; a
+	// negative rate disables the bound. Over it: DropReplyLimited.
+	ReplyRate, ReplyBurst int
+	// BindingErrorRate and BindingErrorBurst bound the Binding Errors
+	// that BindingError builds (RFC 6275 §9.3.3); 0 means
+	// DefaultBindingErrorRate / DefaultBindingErrorBurst, negative
+	// disables the bound.
+	BindingErrorRate, BindingErrorBurst int
+}
+
+// Defaults of the overall reply budgets. 100 unauthenticated answers a
+// second is far more than the configured nodes need (a node whose clock
+// or key is wrong gets one answer per Binding Update it retransmits, with
+// the exponential back-off of RFC 6275 §11.8), and at about 80 octets each
+// a few tens of kbit/s at most. The Binding Error bucket is the tunnel's
+// ICMPv6 error default (RFC 4443 §2.4(f)).
+const (
+	DefaultReplyRate         = 100
+	DefaultReplyBurst        = 200
+	DefaultBindingErrorRate  = 100
+	DefaultBindingErrorBurst = 10
+)
+
+// Stats counts what the home agent refused to send.
+type Stats struct {
+	// RepliesLimited counts DropReplyLimited.
+	RepliesLimited uint64
+	// BindingErrorsLimited counts Binding Errors BindingError refused
+	// with ErrRateLimited.
+	BindingErrorsLimited uint64
 }
 
 // DefaultDADTimeout comfortably covers RFC 4862's DAD with the defaults
@@ -218,6 +262,11 @@ type node struct {
 	alg      binding.Algorithm
 	prefixes []netip.Prefix
 	replay   binding.ReplayGuard
+	// Binding Refresh Request scheduling (RefreshDue): when the
+	// binding of this node is due one, Unix ns, and its position in
+	// HomeAgent.refreshQ (-1: not queued: no binding, or asked).
+	refreshAt int64
+	qpos      int32
 }
 
 // HomeAgent is the Binding Update processing of a home agent (RFC 6275
@@ -240,6 +289,11 @@ type HomeAgent struct {
 	pending     map[netip.Addr]*pending
 	opts0       Options
 	rate        conf.RateLimit
+	replies     *TokenBucket // 144-146, all sources together
+	beLimit     *TokenBucket // Binding Errors
+	stats       Stats
+	refreshQ    []uint32 // min-heap of node indexes on refreshAt
+	due         []binding.Entry
 
 	// Scratch for building Binding Acknowledgements without allocating.
 	ba      mip6.BindingAck
@@ -278,12 +332,20 @@ func New(cfg *conf.HA, o Options) (*HomeAgent, error) {
 		pending:     make(map[netip.Addr]*pending),
 		opts0:       o,
 		rate:        cfg.RateLimit,
+		replies:     newBucket(o.ReplyRate, o.ReplyBurst, DefaultReplyRate, DefaultReplyBurst),
+		beLimit:     newBucket(o.BindingErrorRate, o.BindingErrorBurst, DefaultBindingErrorRate, DefaultBindingErrorBurst),
 	}
 	if h.dadTimeout <= 0 {
 		h.dadTimeout = DefaultDADTimeout
 	}
 	if !h.prefix.IsValid() || !h.addr.IsValid() {
 		return nil, errors.New("homeagent: home.prefix and home.address are required")
+	}
+	// The tunnels start at home.address: refuse one the data plane
+	// would refuse for every binding (conf checks most of this; an
+	// IPv4-compatible address slips through it).
+	if err := (tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: h.addr, Remote: h.addr}).Validate(); err != nil {
+		return nil, fmt.Errorf("homeagent: home.address %v cannot be a tunnel end: %w", h.addr, err)
 	}
 	if h.maxLifetime <= 0 || h.maxLifetime > mip6.MaxLifetime {
 		h.maxLifetime = min(max(h.maxLifetime, mip6.LifetimeUnit), mip6.MaxLifetime)
@@ -312,7 +374,7 @@ func New(cfg *conf.HA, o Options) (*HomeAgent, error) {
 		}
 		h.nodes = append(h.nodes, node{
 			id: []byte(mn.ID), hoa: mn.HomeAddress, spi: mn.SPI, key: mn.Key, alg: alg,
-			prefixes: mn.MobilePrefixes, replay: binding.ReplayGuard{Skew: o.ReplaySkew},
+			prefixes: mn.MobilePrefixes, replay: binding.ReplayGuard{Skew: o.ReplaySkew}, qpos: -1,
 		})
 		h.bySPI[mn.SPI] = uint32(i)
 		h.byHoA[mn.HomeAddress.As16()] = uint32(i)
@@ -322,8 +384,26 @@ func New(cfg *conf.HA, o Options) (*HomeAgent, error) {
 		hint = len(cfg.MobileNodes)
 	}
 	h.cache = binding.NewCache(hint)
+	// One refresh slot per node, allocated now: the schedule never
+	// grows (and never copies itself) while bindings come and go.
+	h.refreshQ = make([]uint32, 0, len(h.nodes))
 	return h, nil
 }
+
+// newBucket is NewTokenBucket with the Options conventions: 0 takes the
+// defaults, a negative rate means no bound.
+func newBucket(rate, burst, defRate, defBurst int) *TokenBucket {
+	if rate == 0 {
+		rate = defRate
+	}
+	if burst <= 0 {
+		burst = defBurst
+	}
+	return NewTokenBucket(rate, burst)
+}
+
+// Stats returns the counters.
+func (h *HomeAgent) Stats() Stats { return h.stats }
 
 // algorithm maps the configuration's algorithm name (conf.Algorithms, the
 // same names binding uses) to binding's; empty is the RFC 4285 default.
@@ -362,11 +442,16 @@ type buInfo struct {
 //     nothing against a forged flood; and an unauthenticated sender must
 //     not be able to make the home agent send unbounded replies.
 //  2. Checksum and parsing (§9.2): silent drop.
-//  3. Care-of address unicast routable (§9.5.1): silent drop.
+//  3. Care-of address unicast routable (§9.5.1, see routable): silent
+//     drop.
 //  4. An MN-HA Authentication option whose SPI names a security
 //     association (RFC 4285 §5.1): silent drop otherwise, since no key
 //     exists to authenticate a reply with.
 //  5. Its authenticator: BA 146 (MIPV6-AUTH-FAIL), authenticated.
+//     This, 144 and 145 are answers to a message not yet known to come
+//     from its node (145 answers replays of a captured one): they are
+//     sent within an overall budget (Options.ReplyRate), over which
+//     they become DropReplyLimited.
 //  6. The MN Identifier option names the association's node (RFC 4283,
 //     RFC 4285 §5): BA 144 (MIPV6-ID-MISMATCH).
 //  7. The Replay Protection timestamp (RFC 4285 §6): present, within
@@ -380,8 +465,10 @@ type buInfo struct {
 //     carrying the binding's sequence number.
 //  11. De-registration (lifetime 0 or care-of = home address, §10.3.2):
 //     BA 133 without a binding, else delete.
-//  12. R flag (RFC 3963 §6.1): BA 140, 141, 142.
-//  13. A new binding waits for DAD (§10.3.1): NeedsDAD.
+//  12. A care-of address that would loop the tunnel (see loops): BA 128.
+//  13. R flag (RFC 3963 §6.1): BA 140, 141, 142.
+//  14. A binding the data plane table would refuse: BA 128.
+//  15. A new binding waits for DAD (§10.3.1): NeedsDAD.
 //
 // Only an accepted Binding Update changes state: the cache entry and the
 // node's replay window (a Binding Update waiting for DAD already moves
@@ -450,6 +537,10 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 	// steer our BA at a victim (reflection, RFC 6275 §15.4 in spirit).
 	res := Result{Verdict: Reply, BADst: p.Src, HomeAddress: hoa}
 	reject := func(s mip6.Status, seq uint16) Result {
+		if preAuth(s) && !h.replies.Allow(now) {
+			h.stats.RepliesLimited++
+			return Result{Drop: DropReplyLimited}
+		}
 		res.Status = s
 		ba, err := h.appendBA(buf, n, &in, p.Dst, s, seq, 0, in.ts)
 		return withBA(res, ba, err)
@@ -496,6 +587,9 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 		}
 		return h.deregister(buf, n, &in, p.Dst, cur, now)
 	}
+	if h.loops(ni, in.coa) {
+		return reject(mip6.StatusUnspecified, in.seq)
+	}
 	var prefixes []netip.Prefix
 	if in.flags&mip6.BUFlagR != 0 {
 		var s mip6.Status
@@ -504,6 +598,16 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 		}
 	}
 	in.prefixes = prefixes
+	if err := h.checkInstall(in.coa, prefixes); err != nil {
+		// The data plane would refuse the binding (a mobile network
+		// prefix in the configuration it cannot route): refuse it now,
+		// before DAD moves the replay window.
+		r := reject(mip6.StatusUnspecified, in.seq)
+		if r.Err == nil {
+			r.Err = err
+		}
+		return r
+	}
 	if in.flags&mip6.BUFlagL != 0 {
 		res.LinkLocal = linkLocal(hoa)
 	}
@@ -568,8 +672,23 @@ func (h *HomeAgent) accept(buf []byte, ni uint32, in *buInfo, dst netip.Addr, cu
 		Timestamp:      binding.Timestamp(in.ts),
 		Node:           ni,
 	}
+	// The data plane first: a binding it cannot take must not exist in
+	// the cache either (the node would be told 0 and its traffic go
+	// nowhere). An expired entry Tick has not collected yet counts as
+	// installed: its prefixes must go from the table like those of a
+	// live one.
+	old, existed := h.cache.Lookup(in.hoa)
+	if err := h.install(&e, &old, existed); err != nil {
+		// Nothing changed: no cache entry, the replay window as it was
+		// (a BU that waited for DAD moved it already, see ProcessBU).
+		res.Status = mip6.StatusUnspecified
+		res.Err = err
+		ba, berr := h.appendBA(buf, n, in, dst, mip6.StatusUnspecified, in.seq, 0, in.ts)
+		return withBA(res, ba, berr)
+	}
 	n.replay.Accept(binding.Timestamp(in.ts))
-	old, existed := h.cache.Set(e)
+	h.cache.Set(e)
+	h.schedule(ni, &e)
 	res.Binding = e
 	switch {
 	case !have:
@@ -579,9 +698,6 @@ func (h *HomeAgent) accept(buf []byte, ni uint32, in *buInfo, dst netip.Addr, cu
 	default:
 		res.Change, res.Previous = Moved, cur
 	}
-	// An expired entry Tick has not collected yet is replaced too: its
-	// prefixes must go from the table like those of a live one.
-	h.install(&e, &old, existed)
 	res.Status = mip6.StatusAccepted
 	if in.flags&mip6.BUFlagA == 0 {
 		res.Verdict = Silent
@@ -596,6 +712,7 @@ func (h *HomeAgent) deregister(buf []byte, n *node, in *buInfo, dst netip.Addr, 
 	n.replay.Accept(binding.Timestamp(in.ts))
 	h.cache.Delete(in.hoa)
 	h.uninstall(&cur)
+	h.unschedule(cur.Node)
 	res := Result{Verdict: Reply, Status: mip6.StatusAccepted, BADst: in.coa, HomeAddress: in.hoa,
 		Change: Deleted, Binding: cur}
 	if in.flags&mip6.BUFlagA == 0 {
@@ -651,10 +768,53 @@ func (h *HomeAgent) mobilePrefixes(n *node, asked []netip.Prefix) ([]netip.Prefi
 	return asked, 0
 }
 
-// install mirrors a binding into the data plane table.
-func (h *HomeAgent) install(e, old *binding.Entry, hadOld bool) {
+// endpoint is the tunnel of a binding to coa.
+func (h *HomeAgent) endpoint(coa netip.Addr) tunnel.Endpoint {
+	return tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: h.addr, Remote: coa}
+}
+
+// checkInstall reports whether the data plane table would refuse a
+// binding to coa routing prefixes: the rules of tunnel.Table.Set, checked
+// without changing anything.
+func (h *HomeAgent) checkInstall(coa netip.Addr, prefixes []netip.Prefix) error {
 	if h.table == nil {
-		return
+		return nil
+	}
+	if err := h.endpoint(coa).Validate(); err != nil {
+		return err
+	}
+	for _, p := range prefixes {
+		if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+			return fmt.Errorf("homeagent: mobile network prefix %v: %w", p, tunnel.ErrNotIPv6)
+		}
+	}
+	return nil
+}
+
+// install mirrors a binding into the data plane table, replacing old
+// (when hadOld). If the table refuses any part of it, what was already
+// set is put back as old had it and the error returned: the caller then
+// refuses the binding, and the table routes what it routed before.
+func (h *HomeAgent) install(e, old *binding.Entry, hadOld bool) error {
+	if h.table == nil {
+		return nil
+	}
+	ep := h.endpoint(e.CareOf)
+	hp := netip.PrefixFrom(e.HomeAddress, 128)
+	err := h.table.Set(hp, ep)
+	hoaSet := err == nil
+	done := 0 // mobile network prefixes set
+	if hoaSet {
+		for _, p := range e.MobilePrefixes {
+			if err = h.table.Set(p, ep); err != nil {
+				break
+			}
+			done++
+		}
+	}
+	if err != nil {
+		h.rollback(e, old, hadOld, done, hoaSet)
+		return fmt.Errorf("homeagent: data plane refused the binding of %v: %w", e.HomeAddress, err)
 	}
 	if hadOld {
 		for _, p := range old.MobilePrefixes {
@@ -663,11 +823,26 @@ func (h *HomeAgent) install(e, old *binding.Entry, hadOld bool) {
 			}
 		}
 	}
-	ep := tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: h.addr, Remote: e.CareOf}
-	// Set only fails for an endpoint the checks above already refused.
-	h.table.Set(netip.PrefixFrom(e.HomeAddress, 128), ep)
-	for _, p := range e.MobilePrefixes {
-		h.table.Set(p, ep)
+	return nil
+}
+
+// rollback undoes a failed install: the home address (if hoaSet) and
+// the first done prefixes of e go back to old's
+// tunnel, or away when old did not route them. It cannot fail: old's
+// tunnel was accepted when old was installed.
+func (h *HomeAgent) rollback(e, old *binding.Entry, hadOld bool, done int, hoaSet bool) {
+	undo := func(p netip.Prefix, wasOld bool) {
+		if wasOld {
+			_ = h.table.Set(p, h.endpoint(old.CareOf))
+		} else {
+			h.table.Delete(p)
+		}
+	}
+	if hoaSet {
+		undo(netip.PrefixFrom(e.HomeAddress, 128), hadOld)
+	}
+	for _, p := range e.MobilePrefixes[:done] {
+		undo(p, hadOld && containsPrefix(old.MobilePrefixes, p))
 	}
 }
 
@@ -699,6 +874,7 @@ func (h *HomeAgent) Tick(now time.Time) []binding.Entry {
 	h.expired = h.cache.Expire(now, h.expired[:0])
 	for i := range h.expired {
 		h.uninstall(&h.expired[i])
+		h.unschedule(h.expired[i].Node)
 	}
 	return h.expired
 }
@@ -709,49 +885,79 @@ func (h *HomeAgent) NextExpiry() (time.Time, bool) { return h.cache.NextExpiry()
 // Restore adopts a cache loaded from the state file (binding.LoadStateFile)
 // after a restart, replacing the current one. Each binding is checked
 // against the configuration: one whose home address no configured node
-// owns any more, or that expired by now, is dropped, withdrawn from the
-// data plane table, and returned. Mobile network prefixes the node is no
-// longer configured for are dropped from its binding (RFC 3963 §6.1: the
-// home agent authorizes each). Kept bindings are installed in the data
-// plane table, and each node's replay window resumes from the last
-// timestamp it had accepted, so messages captured before the restart stay
-// refused.
+// owns any more, that expired by now, whose care-of address is not one
+// ProcessBU would accept (not routable, or a tunnel loop: see loops), or
+// that the data plane table refuses, is dropped, withdrawn from the
+// table, and returned. Mobile network prefixes the node is no longer
+// configured for are dropped from its binding (RFC 3963 §6.1: the home
+// agent authorizes each). Kept bindings are installed in the data plane
+// table, and each node's replay window resumes from the last timestamp it
+// had accepted, so messages captured before the restart stay refused.
 func (h *HomeAgent) Restore(c *binding.Cache, now time.Time) (dropped []binding.Entry) {
+	return h.restore(c, now, nil)
+}
+
+// restore is Restore; keep, when not nil, also decides for each binding
+// whether it stays (and whether its node was already sent a Binding
+// Refresh Request for it) given the node index it maps to.
+func (h *HomeAgent) restore(c *binding.Cache, now time.Time, keep func(e *binding.Entry, ni uint32) (ok, asked bool)) (dropped []binding.Entry) {
 	fresh := binding.NewCache(c.Len())
+	for _, ni := range h.refreshQ {
+		h.nodes[ni].qpos = -1
+	}
+	h.refreshQ = h.refreshQ[:0]
 	c.Range(func(e binding.Entry) bool {
-		ni, ok := h.byHoA[e.HomeAddress.As16()]
-		if !ok || !e.Expires.After(now) || !routable(e.CareOf) {
-			dropped = append(dropped, e)
-			h.uninstall(&e)
+		orig := e
+		drop := func() bool {
+			dropped = append(dropped, orig)
+			h.uninstall(&orig)
 			return true
 		}
-		var keep []netip.Prefix
+		ni, ok := h.byHoA[e.HomeAddress.As16()]
+		if !ok || !e.Expires.After(now) || !routable(e.CareOf) || h.loops(ni, e.CareOf) {
+			return drop()
+		}
+		asked := false
+		if keep != nil {
+			if ok, asked = keep(&e, ni); !ok {
+				return drop()
+			}
+		}
+		var kept []netip.Prefix
 		for _, p := range e.MobilePrefixes {
 			if e.Flags&mip6.BUFlagR != 0 && containsPrefix(h.nodes[ni].prefixes, p) {
-				keep = append(keep, p)
+				kept = append(kept, p)
 			} else if h.table != nil {
 				h.table.Delete(p)
 			}
 		}
-		e.MobilePrefixes = keep
+		e.MobilePrefixes = kept
 		e.Node = ni
+		if h.install(&e, nil, false) != nil {
+			return drop()
+		}
 		fresh.Set(e)
 		h.nodes[ni].replay.Accept(e.Timestamp)
+		if asked {
+			h.nodes[ni].refreshAt = refreshTime(&e)
+		} else {
+			h.schedule(ni, &e)
+		}
 		return true
 	})
 	h.cache = fresh
-	fresh.Range(func(e binding.Entry) bool {
-		h.install(&e, nil, false)
-		return true
-	})
 	return dropped
 }
 
 // Reload applies a new configuration (SIGHUP) and keeps the bindings
 // that are still allowed, as Restore checks them; it returns those that
-// are not, already withdrawn from the data plane table. Nodes whose
-// identifier, SPI and key are unchanged keep their replay windows. On an
-// error the home agent is unchanged.
+// are not, already withdrawn from the data plane table. A binding whose
+// node's security association changed (SPI, key, algorithm, or
+// identifier) is dropped too: it was authorised by a key the operator
+// replaced, perhaps because it leaked. Nodes whose identifier, SPI, key
+// and algorithm are unchanged keep their bindings and replay windows. The
+// overall reply budgets and Stats carry over. On an error the home agent
+// is unchanged.
 func (h *HomeAgent) Reload(cfg *conf.HA, now time.Time) (dropped []binding.Entry, err error) {
 	nh, err := New(cfg, h.opts0)
 	if err != nil {
@@ -763,28 +969,103 @@ func (h *HomeAgent) Reload(cfg *conf.HA, now time.Time) (dropped []binding.Entry
 		if !ok {
 			continue
 		}
-		on := &h.nodes[oi]
-		if string(on.id) == string(nn.id) && string(on.key) == string(nn.key) && on.alg == nn.alg {
+		if on := &h.nodes[oi]; sameAssociation(on, nn) {
 			skew := nn.replay.Skew
 			nn.replay = on.replay
 			nn.replay.Skew = skew
 		}
 	}
 	// DADs in progress are forgotten: the mobile node retransmits.
-	dropped = nh.Restore(h.cache, now)
+	dropped = nh.restore(h.cache, now, func(e *binding.Entry, ni uint32) (bool, bool) {
+		if int(e.Node) >= len(h.nodes) || h.nodes[e.Node].hoa != e.HomeAddress {
+			return false, false // not a binding this home agent made
+		}
+		on := &h.nodes[e.Node]
+		if !sameAssociation(on, &nh.nodes[ni]) {
+			return false, false
+		}
+		return true, on.qpos < 0 && on.refreshAt != 0 && on.refreshAt == refreshTime(e)
+	})
 	nh.limiter = h.limiter
 	if cfg.RateLimit != h.rate {
 		nh.limiter = NewRateLimiter(cfg.RateLimit.Rate, cfg.RateLimit.Burst, h.opts0.RateBuckets)
 	}
+	nh.replies, nh.beLimit, nh.stats = h.replies, h.beLimit, h.stats
 	*h = *nh
 	return dropped, nil
 }
 
-// routable reports whether a is a unicast address a binding can point at.
+// sameAssociation reports whether two configurations of a node share
+// the security association that authorised its binding.
+func sameAssociation(a, b *node) bool {
+	return a.spi == b.spi && a.alg == b.alg && string(a.id) == string(b.id) &&
+		subtle.ConstantTimeCompare(a.key, b.key) == 1
+}
+
+// routable reports whether a can be a care-of address: a unicast IPv6
+// address reachable beyond one link, to which a binding can point (RFC
+// 6275 §9.5.1 wants a "unicast routable address"). Refused:
+//
+//   - ::/96: the unspecified address (RFC 4291 §2.5.2: never a
+//     destination), the loopback address (§2.5.3: never leaves the
+//     node), and the deprecated IPv4-compatible addresses (§2.5.5.1);
+//   - ::ffff:0:0/96, IPv4-mapped addresses (RFC 4291 §2.5.5.2): they
+//     stand for IPv4 nodes in an IPv6 API and never appear in an IPv6
+//     packet's address fields (RFC 6890 lists them as not forwardable);
+//     an IPv4 care-of address has its own option (RFC 5555);
+//   - multicast (RFC 4291 §2.7): one binding is one node;
+//   - link-local unicast fe80::/10 (RFC 4291 §2.5.6): meaningless off
+//     the link it was received on, and a zone means the same.
+//
+// IPv4 addresses are refused too: this code builds IPv6-in-IPv6 tunnels
+// only. These are the same rules as the data plane's (tunnel.Endpoint).
 func routable(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && !a.IsUnspecified() && !a.IsLoopback() && !a.IsMulticast() &&
-		!a.IsLinkLocalUnicast() && a.Zone() == ""
+	if !a.Is6() || a.Zone() != "" || a.Is4In6() || a.IsMulticast() || a.IsLinkLocalUnicast() {
+		return false
+	}
+	b := a.As16()
+	return [12]byte(b[:12]) != [12]byte{} // ::/96
+}
+
+// loops reports whether a binding of node ni to care-of address coa
+// would route the tunnel into itself, or at another node. The checks
+// run after authentication: it is the node itself (or its stolen key)
+// asking, and the answer is 128 (reason unspecified) because RFC 6275
+// has no code for it; the node learns its Binding Update was refused
+// rather than retransmitting into silence. A care-of address is refused
+// when it is
+//
+//   - inside the home prefix: packets to it are on the home link, where
+//     the home agent intercepts for the home addresses it defends; a
+//     node at home de-registers instead (§11.5.4, care-of = home
+//     address, handled before this check);
+//   - the home agent's own address: a tunnel to ourselves;
+//   - inside one of the node's own mobile network prefixes: those are
+//     routed into the same tunnel (RFC 3963 §6.1);
+//   - another node's home address (on or off the home prefix): the
+//     traffic of this node would be sent to that node.
+//
+// A care-of address in another node's mobile network prefix is allowed:
+// that is nested mobility, a mobile node behind a mobile router (RFC
+// 3963 §1, RFC 4888).
+func (h *HomeAgent) loops(ni uint32, coa netip.Addr) bool {
+	if h.prefix.Contains(coa) || coa == h.addr {
+		return true
+	}
+	for _, p := range h.nodes[ni].prefixes {
+		if p.Contains(coa) {
+			return true
+		}
+	}
+	oi, ok := h.byHoA[coa.As16()]
+	return ok && oi != ni
+}
+
+// preAuth reports whether status s is one of the answers given before
+// the Binding Update is known to come from its node: a wrong
+// authenticator, or a right one on a message that may be a replay.
+func preAuth(s mip6.Status) bool {
+	return s == mip6.StatusAuthFailed || s == mip6.StatusIDMismatch || s == mip6.StatusMesgIDRequired
 }
 
 // linkLocal returns fe80::/64 with the interface identifier of a.

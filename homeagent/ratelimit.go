@@ -84,3 +84,49 @@ func (l *RateLimiter) Allow(src netip.Addr, now time.Time) bool {
 	l.tat[i] = tat + l.interval
 	return true
 }
+
+// TokenBucket is one token bucket for everything together, where
+// RateLimiter has one per source: it bounds the total of some kind of
+// message the home agent emits, whichever sources provoke it. It is the
+// same generic cell rate algorithm (one theoretical arrival time).
+//
+// The home agent uses one for the answers it gives before a Binding
+// Update proved to come from the node (144, 145, 146), so that a flood
+// spread over many /64s, each within its RateLimiter bucket, still cannot
+// make it send unbounded replies; and one for Binding Errors (RFC 6275
+// §9.3.3 rate-limits them "in the same manner as is done for ICMPv6
+// messages", RFC 4443 §2.4(f)).
+//
+// It reads no clock: Allow takes the current time. Not safe for
+// concurrent use. A nil *TokenBucket allows everything.
+type TokenBucket struct {
+	tat      int64 // theoretical arrival time, Unix ns
+	interval int64 // ns between tokens: 1 s / rate
+	tau      int64 // burst tolerance: (burst - 1) × interval
+}
+
+// NewTokenBucket returns a bucket allowing rate messages per second with
+// bursts of burst (at least 1). rate <= 0 returns nil, which allows
+// everything.
+func NewTokenBucket(rate, burst int) *TokenBucket {
+	if rate <= 0 {
+		return nil
+	}
+	iv := max(int64(time.Second)/int64(rate), 1)
+	return &TokenBucket{interval: iv, tau: int64(max(burst, 1)-1) * iv}
+}
+
+// Allow reports whether a message may go at now, and if so takes a
+// token.
+func (b *TokenBucket) Allow(now time.Time) bool {
+	if b == nil {
+		return true
+	}
+	t := now.UnixNano()
+	tat := max(b.tat, t)
+	if tat-t > b.tau {
+		return false
+	}
+	b.tat = tat + b.interval
+	return true
+}

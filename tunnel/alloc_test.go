@@ -70,4 +70,24 @@ func TestZeroAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("relay: %.1f allocations", n)
 	}
+	// A Packet Too Big: the first one lowers the path MTU and records it
+	// for aging (a map insert, once); the ones that follow, lowering
+	// nothing, allocate nothing and read no clock.
+	ptb := icmp6Msg(2, 0, 1300, outerOf(t, tun, innerOfSize(1360))[:1232])
+	te, r := ParseTunnelError(ptb, false)
+	if r != ReasonOK {
+		t.Fatal(r)
+	}
+	tun.RelayError(dst, &te)
+	if tun.Table().Lookup(hoa).PathMTU() != 1300 {
+		t.Fatal("PTB did not lower the path MTU")
+	}
+	if n := testing.AllocsPerRun(200, func() {
+		te, _ := ParseTunnelError(ptb, false)
+		if _, v := tun.RelayError(dst, &te); v.Action != ActionReply {
+			t.Fatal(v)
+		}
+	}); n != 0 {
+		t.Errorf("PTB relay: %.1f allocations", n)
+	}
 }

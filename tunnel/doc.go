@@ -51,7 +51,8 @@
 //
 //	ICMPv6 / ICMPv4 socket ──► Tunnel.HandleICMP = ParseTunnelError + Tunnel.RelayError
 //	               │ quoted outer = a binding's tunnel?  (else ignore: stale or forged)
-//	               │ Packet Too Big / Frag Needed: Binding.LowerPathMTU; PTB to the
+//	               │ Packet Too Big / Frag Needed with a plausible MTU (≥ 1280 / 68,
+//	               │   below the quoted packet): Table.LowerPathMTU; PTB to the
 //	               │   inner source if its packet no longer fits
 //	               │ unreachable / hop limit exceeded: Destination Unreachable code 3
 //	               ▼
@@ -68,6 +69,11 @@
 // a care-of change publishes a new *Binding with one atomic store, so a
 // packet in flight is encapsulated for the old endpoint or the new one,
 // never a mixture, and none is lost. See Table for the structure.
+//
+// A path MTU lowered by a Packet Too Big is not lowered for good: the
+// control plane calls Table.AgePathMTU every minute or so, which puts it
+// back to the installed value PathMTUAge (10 minutes, RFC 8201 §4) after
+// the last lowering, walking only the bindings that were lowered.
 //
 // # Concurrency
 //

@@ -227,6 +227,12 @@ func FuzzParseTunnelError(f *testing.F) {
 		}
 		dst := make([]byte, 1500)
 		pkt, v := tun.RelayError(dst, &te)
+		// Whatever the message, the path MTU stays between the kind's
+		// floor and the installed value (RFC 8201 §4: never below the
+		// minimum link MTU, never raised by a message).
+		if b := tun.Table().Lookup(hoa); b.PathMTU() < b.kind.minPathMTU() || b.PathMTU() > int(b.base) {
+			t.Fatalf("path MTU %d outside [%d, %d]", b.PathMTU(), b.kind.minPathMTU(), b.base)
+		}
 		if v.Action == ActionReply {
 			to := netip.AddrFrom16([16]byte(pkt[24:40]))
 			if mip6.PseudoHeaderChecksum(haHome, to, 58, pkt[40:]) != 0 || len(pkt) > MinIPv6MTU {

@@ -267,8 +267,10 @@ var plateaus = [...]int{32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68
 // a forged one would let a third party lower our MTU or make us send
 // errors), and decides:
 //
-//   - Packet Too Big / Fragmentation Needed: lower the binding's path MTU
-//     (never below the kind's floor, never up); if the quoted inner packet
+//   - Packet Too Big / Fragmentation Needed: if the MTU it reports is
+//     plausible (see plausibleMTU), lower the binding's path MTU (never
+//     below the kind's floor, never up) for PathMTUAge (Table.LowerPathMTU,
+//     Table.AgePathMTU); if the quoted inner packet
 //     no longer fits the tunnel MTU and is larger than 1280, relay a
 //     Packet Too Big with MTU max(tunnel MTU, 1280) to the inner source,
 //     as Encap would have sent had it known (RFC 2473 §7.1, §8).
@@ -319,10 +321,10 @@ func (t *Tunnel) relay(dst []byte, te *TunnelError) (Verdict, []byte) {
 				}
 			}
 		}
-		if mtu == 0 {
+		if !plausibleMTU(te, mtu) {
 			return drop(ReasonICMPIgnored)
 		}
-		if b.LowerPathMTU(mtu) {
+		if t.table.LowerPathMTU(b, mtu) {
 			t.Counters.pmtuLowered.Add(1)
 		}
 		n := IPv6HeaderLen + int(binary.BigEndian.Uint16(te.Inner[ip6PayloadLen:]))
@@ -337,6 +339,33 @@ func (t *Tunnel) relay(dst []byte, te *TunnelError) (Verdict, []byte) {
 		return v, pkt
 	}
 	return drop(ReasonICMPIgnored)
+}
+
+// minIPv4MTU is the smallest MTU an IPv4 link may have (RFC 791 §3.2,
+// RFC 1191 §3: "never reduce ... below 68").
+const minIPv4MTU = 68
+
+// plausibleMTU reports whether a Packet Too Big or Fragmentation Needed
+// reporting mtu about te's quoted packet may be believed:
+//
+//   - ICMPv6: not below the IPv6 minimum link MTU. RFC 8201 §4: a node
+//     receiving a Packet Too Big "reporting a next-hop MTU that is less
+//     than the IPv6 minimum link MTU" must discard it (and not clamp it:
+//     no IPv6 link is that small, so the message is bogus).
+//   - ICMPv4: not below 68, the smallest IPv4 MTU (RFC 791; RFC 1191 §3
+//     forbids going lower). From 68 up it is taken, and LowerPathMTU
+//     clamps it to our floor of 552 (minPathMTU4).
+//   - Either: below the length of the quoted outer packet. A link whose
+//     MTU is at least that long did not refuse that packet, so the
+//     message does not describe a packet we sent over this path.
+//
+// 0 (no usable MTU) is never plausible.
+func plausibleMTU(te *TunnelError, mtu int) bool {
+	floor := MinIPv6MTU
+	if te.ICMPv4 {
+		floor = minIPv4MTU
+	}
+	return mtu >= floor && mtu < te.OuterLen
 }
 
 // HandleICMP is ParseTunnelError followed by RelayError for what a raw

@@ -281,22 +281,70 @@ func TestRelayError(t *testing.T) {
 			want: want{ReasonOK, Verdict{ActionReply, ReasonOK}, 1400, 2, 0, 1360, 1192},
 		},
 		{
-			name: "ICMPv6 PTB whose packet fits afterwards: learn only",
-			ep:   ep6(), in: mkInner(cnAddr, hoa, 0, 59, make([]byte, 1000)),
-			msg:  func(o []byte) []byte { return icmp6Msg(2, 0, 1400, o) },
-			want: want{ReasonOK, Verdict{ActionDrop, ReasonOK}, 1400, 0, 0, 0, 0},
+			// 1250 octets: over the new tunnel MTU (1240) but not
+			// over 1280, so Encap now sends it fragmentable and the
+			// source need not hear of it (RFC 2473 §7.1).
+			name: "ICMPv6 PTB whose packet is 1280 or less: learn only",
+			ep:   ep6(), in: innerOfSize(1250),
+			msg:  func(o []byte) []byte { return icmp6Msg(2, 0, 1280, o[:1232]) },
+			want: want{ReasonOK, Verdict{ActionDrop, ReasonOK}, 1280, 0, 0, 0, 0},
 		},
 		{
-			name: "ICMPv6 PTB below 1280 is clamped",
+			// RFC 8201 §4: "If a node receives a Packet Too Big
+			// message reporting a next-hop MTU that is less than the
+			// IPv6 minimum link MTU, it must discard it."
+			name: "ICMPv6 PTB below 1280 is discarded",
 			ep:   ep6(), in: innerOfSize(1400),
-			msg:  func(o []byte) []byte { return icmp6Msg(2, 0, 600, o[:1232]) },
+			msg:  func(o []byte) []byte { return icmp6Msg(2, 0, 1279, o[:1232]) },
+			want: want{ReasonOK, Verdict{ActionDrop, ReasonICMPIgnored}, 1500, 0, 0, 0, 0},
+		},
+		{
+			name: "ICMPv6 PTB of exactly 1280 is taken",
+			ep:   ep6(), in: innerOfSize(1400),
+			msg:  func(o []byte) []byte { return icmp6Msg(2, 0, 1280, o[:1232]) },
 			want: want{ReasonOK, Verdict{ActionReply, ReasonOK}, 1280, 2, 0, 1280, 1192},
 		},
 		{
-			name: "ICMPv6 PTB larger than the path MTU does not raise it",
+			// The quoted outer packet is 1440 octets: a link of 9000
+			// did not refuse it.
+			name: "ICMPv6 PTB larger than the quoted packet is bogus",
 			ep:   ep6(), in: innerOfSize(1400),
 			msg:  func(o []byte) []byte { return icmp6Msg(2, 0, 9000, o[:1232]) },
-			want: want{ReasonOK, Verdict{ActionDrop, ReasonOK}, 1500, 0, 0, 0, 0},
+			want: want{ReasonOK, Verdict{ActionDrop, ReasonICMPIgnored}, 1500, 0, 0, 0, 0},
+		},
+		{
+			name: "ICMPv6 PTB equal to the quoted packet is bogus",
+			ep:   ep6(), in: innerOfSize(1400),
+			msg:  func(o []byte) []byte { return icmp6Msg(2, 0, 1440, o[:1232]) },
+			want: want{ReasonOK, Verdict{ActionDrop, ReasonICMPIgnored}, 1500, 0, 0, 0, 0},
+		},
+		{
+			name: "ICMPv6 PTB one below the quoted packet",
+			ep:   ep6(), in: innerOfSize(1400),
+			msg:  func(o []byte) []byte { return icmp6Msg(2, 0, 1439, o[:1232]) },
+			want: want{ReasonOK, Verdict{ActionReply, ReasonOK}, 1439, 2, 0, 1399, 1192},
+		},
+		{
+			name: "ICMPv6 PTB quoting another outer source",
+			ep:   ep6(), in: innerOfSize(1400),
+			msg: func(o []byte) []byte {
+				copy(o[8:24], other6.AsSlice())
+				return icmp6Msg(2, 0, 1300, o[:1232])
+			},
+			want: want{ReasonOK, Verdict{ActionDrop, ReasonICMPMismatch}, 1500, 0, 0, 0, 0},
+		},
+		{
+			// RFC 791: no IPv4 link is under 68 octets.
+			name: "ICMPv4 fragmentation needed 67 is discarded",
+			ep:   ep4(), v4: true, in: innerOfSize(1400),
+			msg:  func(o []byte) []byte { return icmp4Msg(3, 4, 67, o[:576]) },
+			want: want{ReasonOK, Verdict{ActionDrop, ReasonICMPIgnored}, 1500, 0, 0, 0, 0},
+		},
+		{
+			name: "ICMPv4 fragmentation needed 68 is clamped to our floor",
+			ep:   ep4(), v4: true, in: innerOfSize(1400),
+			msg:  func(o []byte) []byte { return icmp4Msg(3, 4, 68, o[:576]) },
+			want: want{ReasonOK, Verdict{ActionReply, ReasonOK}, minPathMTU4, 2, 0, 1280, 556},
 		},
 		{
 			name: "ICMPv6 unreachable: address unreachable to the source",

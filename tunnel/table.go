@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Kind is an encapsulation.
@@ -139,8 +140,9 @@ type Binding struct {
 	lport  uint16
 	rport  uint16
 	kind   Kind
-	bits   uint8 // prefix length; 128 for a home address
-	prefix bool  // a mobile network prefix (bits < 128)
+	bits   uint8  // prefix length; 128 for a home address
+	prefix bool   // a mobile network prefix (bits < 128)
+	base   uint16 // the path MTU installed, which AgePathMTU restores
 }
 
 // Prefix returns the home address (as a /128) or mobile network prefix.
@@ -173,10 +175,10 @@ func (b *Binding) TunnelMTU() int { return b.PathMTU() - b.kind.Overhead() }
 
 // LowerPathMTU lowers the path MTU to mtu if that is smaller, never below
 // the kind's floor, and reports whether it changed. Readers on the packet
-// path may call it concurrently (an ICMP error handler does): it is a
-// compare-and-swap loop. Only the control plane raises the MTU again, by
-// installing the endpoint anew (RFC 8201 §4: a PMTU estimate may be
-// increased only after a timer, a control-plane decision).
+// path may call it concurrently: it is a compare-and-swap loop. A path
+// MTU lowered this way stays low until the endpoint is installed anew:
+// Table.LowerPathMTU (what RelayError uses) also records the lowering so
+// that AgePathMTU raises it again after PathMTUAge.
 func (b *Binding) LowerPathMTU(mtu int) bool {
 	mtu = max(mtu, b.kind.minPathMTU())
 	for {
@@ -190,6 +192,82 @@ func (b *Binding) LowerPathMTU(mtu int) bool {
 	}
 }
 
+// raisePathMTU puts the installed path MTU back, if the path MTU is below
+// it, and reports whether it did.
+func (b *Binding) raisePathMTU() bool {
+	for {
+		old := b.mtu.Load()
+		if old >= uint32(b.base) {
+			return false
+		}
+		if b.mtu.CompareAndSwap(old, uint32(b.base)) {
+			return true
+		}
+	}
+}
+
+// PathMTUAge is how long a path MTU learned from a Packet Too Big or
+// Fragmentation Needed stays lowered before AgePathMTU raises it back to
+// the installed value. RFC 8201 §4 (and RFC 1191 §6.3 for IPv4) allow an
+// increase no sooner than 5 minutes after the last Packet Too Big and
+// recommend 10. Raising it blindly rather than probing (a tunnel has no
+// probe) costs at most one more Packet Too Big per path per period if the
+// path still needs the lower value; in exchange a forged message that got
+// through RelayError's checks lowers a binding's MTU for ten minutes, not
+// for as long as the binding lives.
+const PathMTUAge = 10 * time.Minute
+
+// LowerPathMTU is Binding.LowerPathMTU for a binding of t, recording when
+// the path MTU was lowered so that AgePathMTU raises it back after
+// PathMTUAge. It reads the clock (and takes a lock) only when the MTU
+// actually goes down, which takes a Packet Too Big lower than anything
+// before: the per-packet path never pays for it.
+func (t *Table) LowerPathMTU(b *Binding, mtu int) bool {
+	if max(mtu, b.kind.minPathMTU()) >= int(b.mtu.Load()) {
+		return false
+	}
+	t.lmu.Lock()
+	defer t.lmu.Unlock()
+	if !b.LowerPathMTU(mtu) {
+		return false
+	}
+	if t.lowered == nil {
+		t.lowered = make(map[*Binding]time.Time)
+	}
+	t.lowered[b] = t.now()
+	return true
+}
+
+// AgePathMTU raises back to its installed value every path MTU that
+// Table.LowerPathMTU lowered at least PathMTUAge before now, and returns
+// how many it raised. The control plane calls it periodically (a minute
+// is fine: an MTU then comes back between 10 and 11 minutes after it was
+// last lowered); it costs O(lowered bindings), never a walk of the table.
+// A later Packet Too Big restarts the binding's period.
+func (t *Table) AgePathMTU(now time.Time) int {
+	t.lmu.Lock()
+	defer t.lmu.Unlock()
+	n := 0
+	for b, at := range t.lowered {
+		if now.Sub(at) < PathMTUAge {
+			continue
+		}
+		delete(t.lowered, b)
+		if b.raisePathMTU() {
+			n++
+		}
+	}
+	return n
+}
+
+// LoweredPathMTUs returns how many bindings have a lowered path MTU that
+// AgePathMTU will raise.
+func (t *Table) LoweredPathMTUs() int {
+	t.lmu.Lock()
+	defer t.lmu.Unlock()
+	return len(t.lowered)
+}
+
 // matchRemote reports whether an outer source address (table form) and
 // UDP source port are this binding's remote end.
 func (b *Binding) matchRemote(src *[16]byte, sport uint16) bool {
@@ -199,7 +277,9 @@ func (b *Binding) matchRemote(src *[16]byte, sport uint16) bool {
 // Table maps home addresses and mobile network prefixes to endpoints.
 //
 // Concurrency. The per-packet path only reads: Lookup takes no lock, does
-// not allocate and never waits for a writer. Writes (Set, Delete) come
+// not allocate and never waits for a writer. (Table.LowerPathMTU, on the
+// ICMP path, takes a lock only when a Packet Too Big actually lowers a
+// path MTU.) Writes (Set, Delete) come
 // from the control plane; they are meant to be made by one goroutine that
 // owns the table (the binding cache), and are serialized per shard by a
 // mutex anyway, so a second writer is safe, just not concurrent with the
@@ -233,6 +313,13 @@ type Table struct {
 	shards [numShards]shard
 	pfx    atomic.Pointer[prefixSet]
 	pmu    sync.Mutex // serializes prefix writers
+
+	// The bindings whose path MTU LowerPathMTU lowered, and when: the
+	// small set AgePathMTU walks. lmu also orders a lowering against a
+	// Set that carries the lowered MTU over to a new *Binding.
+	lmu     sync.Mutex
+	lowered map[*Binding]time.Time
+	now     func() time.Time // the clock of LowerPathMTU; tests replace it
 }
 
 const (
@@ -275,7 +362,7 @@ type prefixKey struct {
 // NewTable returns an empty table sized for about hint home addresses (0
 // for small).
 func NewTable(hint int) *Table {
-	t := &Table{seed: [2]uint64{rand.Uint64() | 1, rand.Uint64() | 1}}
+	t := &Table{seed: [2]uint64{rand.Uint64() | 1, rand.Uint64() | 1}, now: time.Now}
 	per := minSlots
 	for per/4 < hint/numShards {
 		per *= 2
@@ -361,7 +448,9 @@ var ErrNotIPv6 = errors.New("tunnel: binding key must be an IPv6 prefix")
 // atomic store that publishes the new one. If e.PathMTU is 0 and the
 // previous binding had the same path (kind, addresses, ports), the path
 // MTU learned for it is kept: a binding refresh must not throw away what
-// Packet Too Big messages taught.
+// Packet Too Big messages taught (and AgePathMTU still raises it back
+// when its time comes). Otherwise the path MTU is e.PathMTU, or
+// DefaultPathMTU, and that is the value AgePathMTU restores.
 func (t *Table) Set(p netip.Prefix, e Endpoint) error {
 	if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
 		return ErrNotIPv6
@@ -389,9 +478,26 @@ func (t *Table) Set(p netip.Prefix, e Endpoint) error {
 		mtu = DefaultPathMTU
 	}
 	nb.mtu.Store(uint32(mtu))
+	nb.base = uint16(mtu)
 	keep := func(old *Binding) {
-		if e.PathMTU == 0 && old != nil && old.samePath(nb) {
+		if old == nil {
+			return
+		}
+		// Under lmu, so that a lowering of old either happens before
+		// the copy (and is carried over) or finds old already replaced
+		// (and only old, no longer used, is lowered).
+		t.lmu.Lock()
+		defer t.lmu.Unlock()
+		at, lowered := t.lowered[old]
+		if lowered {
+			delete(t.lowered, old)
+		}
+		if e.PathMTU == 0 && old.samePath(nb) {
 			nb.mtu.Store(old.mtu.Load())
+			nb.base = old.base
+			if lowered {
+				t.lowered[nb] = at
+			}
 		}
 	}
 	if nb.prefix {
@@ -489,10 +595,18 @@ func (t *Table) Delete(p netip.Prefix) bool {
 	if !ok {
 		return false
 	}
+	t.forget(arr.s[i].Load())
 	arr.s[i].Store(tombstone)
 	sh.live--
 	sh.dead++
 	return true
+}
+
+// forget drops a binding that leaves the table from the lowered set.
+func (t *Table) forget(b *Binding) {
+	t.lmu.Lock()
+	delete(t.lowered, b)
+	t.lmu.Unlock()
 }
 
 func (t *Table) setPrefix(nb *Binding, keep func(*Binding)) {
@@ -516,6 +630,7 @@ func (t *Table) deletePrefix(k prefixKey) bool {
 	if old.m[k] == nil {
 		return false
 	}
+	t.forget(old.m[k])
 	m := make(map[prefixKey]*Binding, len(old.m))
 	for kk, b := range old.m {
 		if kk != k {
