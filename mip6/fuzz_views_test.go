@@ -78,6 +78,11 @@ func FuzzWalkIPv6(f *testing.F) {
 			if r.IsValid() != (l.RH2SegmentsLeft == 1) {
 				t.Fatal("RH2 IsValid disagrees with Segments Left")
 			}
+			// RFC 6275 §6.3: a Home Address option only after the
+			// routing header.
+			if l.HAO != 0 && l.HAO < l.RH2 {
+				t.Fatal("Home Address option before the routing header accepted")
+			}
 			want := l.Dst
 			if l.RH2SegmentsLeft == 1 {
 				want = l.RH2Address

@@ -374,6 +374,16 @@ func ParseMessage(b []byte) (MobilityMessage, error) {
 	if err != nil {
 		return nil, errorf(err, "in %v", t)
 	}
+	// Options are accepted at any offset (options.go), but the encoder
+	// aligns them, and a dense run of misaligned options can need more
+	// padding than the 2048 octets Header Len allows. Such a message
+	// could not be written back (nor forwarded, logged or re-signed by
+	// this package), so it is refused here: Parse accepts exactly what
+	// Marshal can produce, which keeps parse(marshal(parse(x))) defined.
+	// No sender that aligns its options, as §6.2 requires, comes near.
+	if w := encodedLen(optOff, opts); w > MaxMHLen {
+		return nil, errorf(ErrLength, "%v: its options need %d octets once aligned (RFC 6275 §6.2), more than Header Len can say (%d)", t, w, MaxMHLen)
+	}
 	be := binary.BigEndian
 	switch t {
 	case MHBindingRefreshRequest:

@@ -315,7 +315,11 @@ type IPv4HomeAddress struct {
 type IPv4AddressAck struct {
 	Status IPv4AckStatus
 	// PrefixLen is the 6-bit Pref-len, 0 to 32 (larger values are
-	// refused with ErrInvalid).
+	// refused with ErrInvalid). RFC 5555 §3.2.1 makes it meaningful only
+	// with a success Status (below 128): with a failure it "MUST be set
+	// to zero and ignored". So Parse ignores the wire value of a failure
+	// and returns 0, whatever the sender put there, and Marshal refuses a
+	// failure with a PrefixLen other than 0 (ErrInvalid).
 	PrefixLen uint8
 	// Address is the IPv4 home address granted.
 	Address netip.Addr
@@ -578,7 +582,14 @@ func (o *IPv4HomeAddress) validate() error {
 	return check4("IPv4 home address", o.Address)
 }
 
+// ipv4AckFailed reports whether s is a failure: RFC 5555 §3.2.1, values
+// from 128 on.
+func ipv4AckFailed(s IPv4AckStatus) bool { return s >= 128 }
+
 func (o *IPv4AddressAck) validate() error {
+	if ipv4AckFailed(o.Status) && o.PrefixLen != 0 {
+		return errorf(ErrInvalid, "IPv4 Address Acknowledgement with failure status %d and Pref-len %d: RFC 5555 §3.2.1 wants 0", o.Status, o.PrefixLen)
+	}
 	if err := checkIPv4PrefixLen("IPv4 Address Acknowledgement", o.PrefixLen); err != nil {
 		return err
 	}
@@ -764,7 +775,14 @@ func parseOption(t OptionType, d []byte) (MobilityOption, error) {
 		if err := fixed(ipv4OptLen); err != nil {
 			return nil, err
 		}
-		o = &IPv4AddressAck{Status: IPv4AckStatus(d[0]), PrefixLen: d[1] >> 2, Address: netip.AddrFrom4([4]byte(d[2:]))}
+		ack := &IPv4AddressAck{Status: IPv4AckStatus(d[0]), PrefixLen: d[1] >> 2, Address: netip.AddrFrom4([4]byte(d[2:]))}
+		if ipv4AckFailed(ack.Status) {
+			// RFC 5555 §3.2.1: Pref-len is ignored with a failure, so
+			// a bad one (above 32, or the requested length echoed) is
+			// no reason to drop the Binding Acknowledgement.
+			ack.PrefixLen = 0
+		}
+		o = ack
 	case OptNATDetection:
 		if err := fixed(ipv4OptLen); err != nil {
 			return nil, err
@@ -973,15 +991,32 @@ func appendOptions(b []byte, start int, opts []MobilityOption) ([]byte, error) {
 		if err := validateOption(o); err != nil {
 			return nil, errorf(err, "option %d", i)
 		}
-		x, y := o.alignment()
-		if o.OptionType() == OptAuthentication && i == len(opts)-1 {
-			// RFC 4285 §5: the last option ends the header, so the
-			// authenticator covers everything before it. Start at
-			// -total mod 8; with total = 3 mod 4 that is 4n+1 as well.
-			x, y = 8, (8-(2+o.dataLen())%8)%8
-		}
+		x, y := placement(o, i == len(opts)-1)
 		b = appendPadding(b, padTo(len(b)-start, x, y))
 		b = appendOptionTLV(b, o)
 	}
 	return appendPadding(b, padTo(len(b)-start, 8, 0)), nil
+}
+
+// placement returns the xn+y rule the encoder places o by; last says o is
+// the last option of the header.
+func placement(o MobilityOption, last bool) (x, y int) {
+	if o.OptionType() == OptAuthentication && last {
+		// RFC 4285 §5: the last option ends the header, so the
+		// authenticator covers everything before it. Start at -total mod
+		// 8; with total = 3 mod 4 that is 4n+1 as well.
+		return 8, (8 - (2+o.dataLen())%8) % 8
+	}
+	return o.alignment()
+}
+
+// encodedLen returns the length of the Mobility Header appendOptions
+// builds from opts (valid options) after a fixed part of off octets,
+// padding included, without building it.
+func encodedLen(off int, opts []MobilityOption) int {
+	for i, o := range opts {
+		x, y := placement(o, i == len(opts)-1)
+		off += padTo(off, x, y) + 2 + o.dataLen()
+	}
+	return off + padTo(off, 8, 0)
 }

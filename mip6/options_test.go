@@ -69,8 +69,9 @@ var optVectors = []struct {
 			"00" + // Status 0
 			"80" + // Pref-len 32 in the top 6 bits, Res
 			"c0000264"},
-	{"IPv4 Ack failure", &IPv4AddressAck{Status: IPv4AckDynamicNotAvailable, PrefixLen: 1, Address: netip.IPv4Unspecified()},
-		"1e 06 84 04 00000000"},
+	// RFC 5555 §3.2.1: with a failure, Pref-len "MUST be set to zero".
+	{"IPv4 Ack failure", &IPv4AddressAck{Status: IPv4AckDynamicNotAvailable, Address: netip.IPv4Unspecified()},
+		"1e 06 84 00 00000000"},
 	{"NAT Detection RFC 5555 §3.2.2", &NATDetection{ForceUDP: true, RefreshTime: 110 * time.Second},
 		"1f 06" + // Type 31, Length 6
 			"8000" + // F, Reserved
@@ -245,6 +246,7 @@ func TestOptionMarshalErrors(t *testing.T) {
 		{"IPv4 HoA IPv4-mapped", &IPv4HomeAddress{PrefixLen: 32, Address: netip.AddrFrom16(v4.As16())}, ErrAddress},
 		{"IPv4 Ack prefix 64", &IPv4AddressAck{PrefixLen: 64, Address: v4}, ErrInvalid},
 		{"IPv4 Ack zero", &IPv4AddressAck{}, ErrAddress},
+		{"IPv4 Ack failure with Pref-len", &IPv4AddressAck{Status: IPv4AckProhibited, PrefixLen: 24, Address: v4}, ErrInvalid},
 		{"NATD negative", &NATDetection{RefreshTime: -time.Second}, ErrInvalid},
 		{"NATD fraction", &NATDetection{RefreshTime: 1500 * time.Millisecond}, ErrInvalid},
 		{"NATD 2^32 s", &NATDetection{RefreshTime: 1 << 32 * time.Second}, ErrInvalid},
@@ -544,5 +546,97 @@ func TestBindingAuthDataLast(t *testing.T) {
 	}
 	if _, err := ParseMessage(b); err != nil {
 		t.Fatalf("BAD last: %v", err)
+	}
+}
+
+// TestIPv4AckFailureIgnoresPrefixLen: RFC 5555 §3.2.1 has the receiver
+// ignore Pref-len when the Status is a failure (128 and up), so a Binding
+// Acknowledgement that echoes the request's length, or carries garbage
+// there, still parses; the value comes back as 0. With success the field
+// counts and 40 is refused.
+func TestIPv4AckFailureIgnoresPrefixLen(t *testing.T) {
+	v4 := netip.MustParseAddr("192.0.2.100")
+	for _, tt := range []struct {
+		name, hex string
+		want      MobilityOption
+		err       error
+	}{
+		{"failure, Pref-len 40", "1e 06 80 a0 c0000264", &IPv4AddressAck{Status: IPv4AckUnspecified, Address: v4}, nil},
+		{"failure, Pref-len 24 echoed", "1e 06 83 60 c0000264", &IPv4AddressAck{Status: IPv4AckInvalidAddress, Address: v4}, nil},
+		{"failure, Pref-len 63 and Res bits", "1e 06 ff ff c0000264", &IPv4AddressAck{Status: 255, Address: v4}, nil},
+		{"success 127, Pref-len 40", "1e 06 7f a0 c0000264", nil, ErrInvalid},
+		{"success, Pref-len 24", "1e 06 00 60 c0000264", &IPv4AddressAck{Status: IPv4AckSuccess, PrefixLen: 24, Address: v4}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts, err := ParseMobilityOptions(mhHex(t, tt.hex))
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("err = %v, want %v", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]MobilityOption{tt.want}, opts, mhCmpOpts); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			// And it writes back, Pref-len zero as §3.2.1 requires.
+			b, err := AppendMobilityOption(nil, opts[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ipv4AckFailed(opts[0].(*IPv4AddressAck).Status) && b[3] != 0 {
+				t.Errorf("re-encoded %x: Pref-len octet not 0", b)
+			}
+		})
+	}
+}
+
+// TestParseRefusesWhatCannotBeAligned: 113 Alternate Care-of Address
+// options packed back to back after the 12 octets of a Binding Update
+// fill Header Len 255 exactly (12 + 113*18 + PadN 2 = 2048), but the
+// encoder puts each at 8n+6 (RFC 6275 §6.2.5): the first at 14, then
+// every 24 octets, so the k-th ends at 24k+8 and 113 would need 2720.
+// Parse refuses it (ErrLength), so that everything Parse accepts
+// marshals. 85 options end at 2048 once aligned and parse; 86 (1560
+// octets on the wire, 2072 aligned) do not.
+func TestParseRefusesWhatCannotBeAligned(t *testing.T) {
+	build := func(n int) []byte {
+		b := mhHex(t, "3b 00 05 00 0000 0001 0000 0001")
+		for range n {
+			b = append(b, mhHex(t, "03 10 20010db8000200000000000000000200")...)
+		}
+		if pad := (8 - len(b)%8) % 8; pad == 1 {
+			b = append(b, 0)
+		} else if pad > 1 {
+			b = append(b, 1, byte(pad-2))
+			b = append(b, make([]byte, pad-2)...)
+		}
+		b[1] = byte(len(b)/8 - 1)
+		return b
+	}
+	dense := build(113)
+	if len(dense) != MaxMHLen {
+		t.Fatalf("dense BU is %d octets, want %d", len(dense), MaxMHLen)
+	}
+	if _, err := ParseMessage(dense); !errors.Is(err, ErrLength) {
+		t.Errorf("ParseMessage(dense) err = %v, want ErrLength", err)
+	}
+	for _, n := range []int{84, 85} {
+		m, err := ParseMessage(build(n))
+		if err != nil {
+			t.Fatalf("%d options: %v", n, err)
+		}
+		out, err := MarshalMessage(m)
+		if err != nil {
+			t.Fatalf("%d options: marshal: %v", n, err)
+		}
+		if n == 85 && len(out) != MaxMHLen {
+			t.Errorf("85 aligned options: %d octets, want %d", len(out), MaxMHLen)
+		}
+	}
+	if _, err := ParseMessage(build(86)); !errors.Is(err, ErrLength) {
+		t.Errorf("86 options: err = %v, want ErrLength", err)
 	}
 }

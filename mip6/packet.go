@@ -179,6 +179,7 @@ var (
 	errWalkTwoHAO     = errorf(ErrInvalid, "more than one Home Address option (RFC 6275 §6.3)")
 	errWalkOptShort   = errorf(ErrTruncated, "destination option runs past its header")
 	errWalkHAOLen     = errorf(ErrLength, "Home Address option length is not 16 (RFC 6275 §6.3)")
+	errWalkHAOBeforeR = errorf(ErrInvalid, "Home Address option in a Destination Options header before a routing header (RFC 6275 §6.3)")
 	errWalkOptsShort  = errorf(ErrTruncated, "Destination Options header shorter than its Hdr Ext Len")
 )
 
@@ -192,11 +193,23 @@ var (
 // Hdr Ext Len 2 and Segments Left at most 1 — 1 on the wire, 0 once the
 // mobile node has processed it), Destination Options before and after the
 // routing header (their option TLVs are checked and a Home Address option
-// must have length 16 and appear once, §6.3), Fragment (the walk continues
+// must have length 16 and appear once, §6.3, and not before a routing
+// header: see below), Fragment (the walk continues
 // through a first fragment and stops at any other) and AH (RFC 4302 §2.2,
 // length in 4-octet units). Anything else ends the walk: an upper layer
 // (135 Mobility Header, 58 ICMPv6, 41 IPv6, 4 IPv4, 17 UDP, ...), 59 No
 // Next Header or 50 ESP.
+//
+// A Home Address option in a Destination Options header that precedes a
+// routing header is rejected. RFC 8200 §4.1 gives the Destination Options
+// header before the routing header to the routers the routing header
+// lists, each of which processes it, while the Home Address option is for
+// the final destination alone, and RFC 6275 §6.3 says where it goes: after
+// the routing header if there is one (before Fragment, AH and ESP). A
+// receiver that took the option from the earlier header would swap in a
+// home address that every intermediate node also saw as its own
+// destination option; no conforming sender builds that, so it is a
+// malformed packet, not a layout to guess at.
 //
 // The address kind of the home address (§6.3: unicast routable) is a
 // processing rule left to the caller. WalkIPv6 never allocates and never
@@ -267,6 +280,10 @@ func WalkIPv6(pkt []byte) (PacketLayout, error) {
 			hlen = (int(pkt[off+1]) + 1) * 8
 			if end-off < hlen {
 				return l, errWalkExtShort
+			}
+			if l.HAO != 0 {
+				// §6.3: the option belongs after the routing header.
+				return l, errWalkHAOBeforeR
 			}
 			if pkt[off+2] == RoutingType2 {
 				if l.RH2 != 0 {

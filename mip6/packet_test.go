@@ -387,6 +387,15 @@ func TestWalkIPv6Errors(t *testing.T) {
 		{"RH2 with Segments Left 2", walkPkt(t, ProtoRouting, "3b 02 02 02 00000000 20010db8000100000000000000000001"), ErrInvalid},
 		{"two RH2", walkPkt(t, ProtoRouting, `2b 02 02 01 00000000 20010db8000100000000000000000001
 			3b 02 02 01 00000000 20010db8000100000000000000000001`), ErrInvalid},
+		// RFC 6275 §6.3: the option goes after the routing header; in the
+		// header before it every listed router would process it (RFC 8200
+		// §4.1).
+		{"HAO before a type 2 routing header", walkPkt(t, ProtoDestOpts, `2b 02 0102 0000
+			c9 10 20010db8000100000000000000000001
+			87 02 02 01 00000000 20010db8000100000000000000000002`), ErrInvalid},
+		{"HAO before a type 0 routing header", walkPkt(t, ProtoDestOpts, `2b 02 0102 0000
+			c9 10 20010db8000100000000000000000001
+			3b 02 00 00 00000000 20010db8000100000000000000000002`), ErrInvalid},
 		{"two Fragment headers", walkPkt(t, ProtoFragment, "2c 00 0000 00000001 3b 00 0000 00000001"), ErrInvalid},
 		{"17 extension headers", walkPkt(t, ProtoDestOpts, destOptsChain(MaxExtensionHeaders+1)), ErrInvalid},
 	} {

@@ -15,7 +15,10 @@
 //     without sleeping.
 //   - Params, the content of the RAs and Mobile Prefix Advertisements,
 //     built from conf.HA.
-//   - HAList, the Home Agents List.
+//   - HAList, the Home Agents List, bounded (MaxHomeAgents) against
+//     forged RAs, and DHAADResponder, which answers Home Agent Address
+//     Discovery Requests from it with the checks and rate limits that keep
+//     the replies from being an amplifier.
 //   - Sender (Linux), which owns a raw ICMPv6 socket on the home link and
 //     runs the scheduler in a goroutine.
 //

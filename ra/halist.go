@@ -16,6 +16,22 @@ import (
 // header and the 8-octet ICMPv6 header of the reply: 1232 / 16 = 77.
 const MaxDHAADAddresses = (1280 - 40 - 8) / 16
 
+// MaxHomeAgents bounds the Home Agents List of one link: the entries
+// learned from other home agents' RAs, the own entry not counted. Any node
+// on the home link can send RAs with the H flag from as many link-local
+// addresses as it likes (RFC 6275 §15.1 leaves RA authenticity to SEND),
+// and without a bound each would cost an entry until its lifetime runs
+// out. 64 is far above a real deployment (a handful of home agents per
+// link) and below what a DHAAD reply can list (MaxDHAADAddresses).
+const MaxHomeAgents = 64
+
+// MaxAddressesPerHomeAgent bounds the global addresses one entry keeps.
+// RFC 6275 §10.5.1 adds an address for every Prefix Information option
+// with the R flag, and a later RA can add more without repeating the
+// earlier ones, so a forged sender could otherwise grow one entry without
+// end. A home agent has one address per home prefix of the link.
+const MaxAddressesPerHomeAgent = 16
+
 // HomeAgent is one entry of the Home Agents List (RFC 6275 §10.1).
 type HomeAgent struct {
 	// LinkLocal is the home agent's link-local address, the source of its
@@ -49,6 +65,34 @@ type HAList struct {
 	rnd     Rand
 	self    *HomeAgent
 	entries map[netip.Addr]*HomeAgent
+	stats   HAListStats
+}
+
+// HAListStats are the Home Agents List's counters of what its bounds cost,
+// for metrics: non-zero values on a link with a few home agents mean
+// somebody is sending forged RAs.
+type HAListStats struct {
+	// Entries is the number of entries learned from other home agents,
+	// expired ones that Expire has not removed yet included.
+	Entries int
+	// Evicted counts entries removed to make room for a new home agent
+	// of higher preference while the list was full.
+	Evicted uint64
+	// Refused counts RAs from a new home agent ignored because the list
+	// was full and its preference was not above the lowest there.
+	Refused uint64
+	// AddressesRefused counts addresses not added to an entry that
+	// already had MaxAddressesPerHomeAgent.
+	AddressesRefused uint64
+}
+
+// Stats returns the counters.
+func (l *HAList) Stats() HAListStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.stats
+	s.Entries = len(l.entries)
+	return s
 }
 
 // NewHAList returns an empty list for the home link with home subnet
@@ -87,6 +131,15 @@ func (l *HAList) SetSelf(h HomeAgent) {
 //     Information option with the R flag adds a global address of the
 //     sender (a valid lifetime of 0 removes it).
 //
+// The list is bounded (MaxHomeAgents entries, MaxAddressesPerHomeAgent
+// addresses each), against forged RAs from the home link. A new home
+// agent that finds the list full, once expired entries are gone, takes
+// the place of the entry with the lowest preference (of those, the one
+// that expires first) if its own preference is higher, and is ignored
+// otherwise: a DHAAD reply lists the most preferred first anyway (§10.5),
+// so what is dropped is what a reply would leave out first. An existing
+// entry is always refreshed. Both outcomes are counted (Stats).
+//
 // It reports whether the list changed.
 func (l *HAList) Update(src netip.Addr, ra *mip6.RouterAdvertisement, now time.Time) bool {
 	if ra == nil || !src.IsLinkLocalUnicast() {
@@ -117,6 +170,9 @@ func (l *HAList) Update(src netip.Addr, ra *mip6.RouterAdvertisement, now time.T
 	h.Expires = now.Add(h.Lifetime)
 	if had {
 		h.Addresses = old.Addresses
+	} else if len(l.entries) >= MaxHomeAgents && !l.makeRoomLocked(h.Preference, now) {
+		l.stats.Refused++
+		return false
 	}
 	for _, o := range ra.Options {
 		pi, ok := o.(*mip6.PrefixInformation)
@@ -131,11 +187,37 @@ func (l *HAList) Update(src netip.Addr, ra *mip6.RouterAdvertisement, now time.T
 		switch {
 		case pi.ValidLifetime == 0 && i >= 0:
 			h.Addresses = slices.Delete(slices.Clone(h.Addresses), i, i+1)
+		case pi.ValidLifetime > 0 && i < 0 && len(h.Addresses) >= MaxAddressesPerHomeAgent:
+			l.stats.AddressesRefused++
 		case pi.ValidLifetime > 0 && i < 0:
 			h.Addresses = append(slices.Clone(h.Addresses), a)
 		}
 	}
 	l.entries[src] = &h
+	return true
+}
+
+// makeRoomLocked frees an entry of the full list for a new home agent of
+// preference pref at now: an expired entry if there is one, else the one
+// of lowest preference (the earliest to expire among equals) when pref is
+// above it. It reports whether there is room. l.mu is held.
+func (l *HAList) makeRoomLocked(pref int16, now time.Time) bool {
+	var victim *HomeAgent
+	for k, h := range l.entries {
+		if !now.Before(h.Expires) {
+			delete(l.entries, k)
+			return true
+		}
+		if victim == nil || h.Preference < victim.Preference ||
+			h.Preference == victim.Preference && h.Expires.Before(victim.Expires) {
+			victim = h
+		}
+	}
+	if victim == nil || pref <= victim.Preference {
+		return false
+	}
+	delete(l.entries, victim.LinkLocal)
+	l.stats.Evicted++
 	return true
 }
 

@@ -251,10 +251,12 @@ func TestDHAADReplyOrder(t *testing.T) {
 func TestDHAADReplyBoundAndMobileRouter(t *testing.T) {
 	l := NewHAList(homePrefix, nil)
 	l.SetSelf(HomeAgent{LinkLocal: fe80_self, Addresses: []netip.Addr{netip.MustParseAddr("2001:db8:100::1")}, Preference: 100, Lifetime: time.Hour, MobileRouter: true})
+	// Preferences 0 to 99 arrive in that order: the list keeps the last
+	// MaxHomeAgents (36 to 99), two addresses each.
 	for i := range 100 {
 		ll := netip.MustParseAddr(fmt.Sprintf("fe80::1:%x", i))
 		l.Update(ll, haRA(true, 0, &mip6.HomeAgentInformation{Preference: int16(i), Lifetime: time.Hour, MobileRouter: i%2 == 0},
-			fmt.Sprintf("2001:db8:100::1:%x", i)), t0)
+			fmt.Sprintf("2001:db8:100::1:%x", i), fmt.Sprintf("2001:db8:100::2:%x", i)), t0)
 	}
 	rep := l.DHAADReply(&mip6.HomeAgentDiscoveryRequest{}, t0)
 	if len(rep.HomeAgents) != MaxDHAADAddresses || MaxDHAADAddresses != 77 {
@@ -267,15 +269,104 @@ func TestDHAADReplyBoundAndMobileRouter(t *testing.T) {
 	if n := 40 + len(b); n > 1280 {
 		t.Errorf("reply packet %d octets, more than the minimum MTU", n)
 	}
-	// The least preferred are the ones left out: preferences 100 (own),
-	// 99 down to 24.
-	if got := rep.HomeAgents[76]; got != netip.MustParseAddr("2001:db8:100::1:18") {
-		t.Errorf("last listed %v, want preference 24's 2001:db8:100::1:18", got)
+	// The least preferred are the ones left out: preferences 100 (own,
+	// one address), 99 down to 62 (two each).
+	if got := rep.HomeAgents[76]; got != netip.MustParseAddr("2001:db8:100::2:3e") {
+		t.Errorf("last listed %v, want preference 62's 2001:db8:100::2:3e", got)
 	}
 	// RFC 3963 §7.1-7.2: a mobile router gets only the home agents that
 	// support mobile routers, and the R flag.
 	rep = l.DHAADReply(&mip6.HomeAgentDiscoveryRequest{Identifier: 9, MobileRouter: true}, t0)
-	if !rep.MobileRouter || rep.Identifier != 9 || len(rep.HomeAgents) != 51 {
-		t.Errorf("mobile router reply: R=%v id=%d %d addresses, want R, 9, 51", rep.MobileRouter, rep.Identifier, len(rep.HomeAgents))
+	// Own entry and the 32 even preferences from 36 to 98: 1 + 64.
+	if !rep.MobileRouter || rep.Identifier != 9 || len(rep.HomeAgents) != 65 {
+		t.Errorf("mobile router reply: R=%v id=%d %d addresses, want R, 9, 65", rep.MobileRouter, rep.Identifier, len(rep.HomeAgents))
+	}
+}
+
+// TestHAListBounded: forged RAs with the H flag from ever new link-local
+// addresses cannot grow the list past MaxHomeAgents. A newcomer to a full
+// list replaces the entry of lowest preference only with a higher
+// preference of its own; equal or lower is ignored; both are counted.
+func TestHAListBounded(t *testing.T) {
+	l := NewHAList(homePrefix, nil)
+	l.SetSelf(self)
+	ra := func(pref int16, life time.Duration, addr string) *mip6.RouterAdvertisement {
+		return haRA(true, 0, &mip6.HomeAgentInformation{Preference: pref, Lifetime: life}, addr)
+	}
+	ll := func(i int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("fe80::1:%x", i)) }
+	// Preferences 0..63; the entry of preference 0 expires first.
+	for i := range MaxHomeAgents {
+		if !l.Update(ll(i), ra(int16(i), time.Hour+time.Duration(i)*time.Second, fmt.Sprintf("2001:db8:100::1:%x", i)), t0) {
+			t.Fatalf("entry %d refused", i)
+		}
+	}
+	for i := range 10000 { // a flood of forged RAs of low preference
+		if l.Update(netip.MustParseAddr(fmt.Sprintf("fe80::2:%x", i)), ra(int16(i%2-1), time.Hour, "2001:db8:100::9"), t0) {
+			t.Fatalf("forged RA %d accepted into a full list", i)
+		}
+	}
+	if s := l.Stats(); s.Entries != MaxHomeAgents || s.Refused != 10000 || s.Evicted != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	// An existing entry is still refreshed.
+	if !l.Update(ll(5), ra(5, 2*time.Hour, "2001:db8:100::1:5"), t0) {
+		t.Error("refresh of an existing entry refused")
+	}
+	// Higher preference: the lowest (preference 0, fe80::1:0) goes.
+	newcomer := netip.MustParseAddr("fe80::3:1")
+	if !l.Update(newcomer, ra(100, time.Hour, "2001:db8:100::3:1"), t0) {
+		t.Fatal("higher-preference newcomer refused")
+	}
+	got := l.List(t0)
+	if len(got) != MaxHomeAgents+1 || got[0].LinkLocal != newcomer {
+		t.Fatalf("%d entries, first %v", len(got), got[0].LinkLocal)
+	}
+	for _, h := range got {
+		if h.LinkLocal == ll(0) {
+			t.Error("preference-0 entry kept")
+		}
+	}
+	// Two entries of equal lowest preference: the one expiring first goes.
+	l.Update(ll(2), ra(1, time.Minute, "2001:db8:100::1:2"), t0) // preference 1 like ll(1), expires sooner
+	l.Update(netip.MustParseAddr("fe80::3:3"), ra(2, time.Hour, "2001:db8:100::3:3"), t0)
+	kept := map[netip.Addr]bool{}
+	for _, h := range l.List(t0) {
+		kept[h.LinkLocal] = true
+	}
+	if kept[ll(2)] || !kept[ll(1)] {
+		t.Error("want the preference-1 entry that expires first evicted, the other kept")
+	}
+	if s := l.Stats(); s.Entries != MaxHomeAgents || s.Evicted != 2 || s.Refused != 10000 {
+		t.Errorf("stats %+v, want 64 entries, 2 evicted", s)
+	}
+	// An expired entry makes room without an eviction, whatever the
+	// newcomer's preference.
+	later := t0.Add(time.Hour + 30*time.Second) // preferences 2..29 of the first batch have expired
+	if !l.Update(netip.MustParseAddr("fe80::4:1"), ra(-100, time.Hour, "2001:db8:100::4:1"), later) {
+		t.Error("newcomer refused while expired entries were there")
+	}
+	if s := l.Stats(); s.Evicted != 2 {
+		t.Errorf("stats %+v: an expired entry counted as evicted", s)
+	}
+}
+
+// TestHAListAddressesBounded: RAs from one home agent, each adding a new
+// R-bit address, stop adding at MaxAddressesPerHomeAgent.
+func TestHAListAddressesBounded(t *testing.T) {
+	l := NewHAList(homePrefix, nil)
+	for i := range 100 {
+		l.Update(fe80_2, haRA(true, time.Hour, nil, fmt.Sprintf("2001:db8:100::%x", i+1)), t0)
+	}
+	got := l.List(t0)
+	if len(got) != 1 || len(got[0].Addresses) != MaxAddressesPerHomeAgent {
+		t.Fatalf("list %+v", got)
+	}
+	if s := l.Stats(); s.AddressesRefused != 100-MaxAddressesPerHomeAgent {
+		t.Errorf("stats %+v", s)
+	}
+	// Removing one (valid lifetime 0) makes room for another.
+	l.Update(fe80_2, haRA(true, time.Hour, nil, "-2001:db8:100::1", "2001:db8:100::999"), t0)
+	if a := l.List(t0)[0].Addresses; len(a) != MaxAddressesPerHomeAgent || a[len(a)-1] != netip.MustParseAddr("2001:db8:100::999") {
+		t.Errorf("addresses %v", a)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gomip6/gomip6/internal/control"
 	"github.com/gomip6/gomip6/internal/daemon"
 	"github.com/gomip6/gomip6/internal/ndproxy"
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/ra"
@@ -50,9 +51,6 @@ const (
 	// rxBufSize holds any Binding Update (mip6.MaxMHLen) behind its IPv6
 	// header and extension headers.
 	rxBufSize = 4096
-	// beRate and beBurst limit the Binding Errors sent (§9.3.3), all
-	// sources together.
-	beRate, beBurst = 10, 20
 )
 
 // Options are the knobs of a Daemon that are not in had.toml.
@@ -88,6 +86,7 @@ type Daemon struct {
 	proxy  *ndproxy.Listener
 	ras    *ra.Sender
 	halist *ra.HAList
+	dhaad  *dhaad
 	ctl    net.Listener
 	http   *http.Server
 	// metricsL and metricsHTTP serve /v1/metrics on control.metrics_listen.
@@ -102,12 +101,11 @@ type Daemon struct {
 	wg      sync.WaitGroup
 
 	// Owned by the loop.
-	dadRuns int
-	dirty   bool
-	buf     []byte // BA being built
-	pkt     []byte // packet being sent
-	brrSent map[netip.Addr]time.Time
-	beLimit *tunnel.RateLimiter
+	dadRuns   int
+	dirty     bool
+	buf       []byte // BA being built
+	pkt       []byte // packet being sent
+	lastAging time.Time
 
 	c counters
 }
@@ -167,9 +165,6 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		dadDone: make(chan dadResult, maxDAD),
 		reqs:    make(chan request),
 		closing: make(chan struct{}),
-		brrSent: make(map[netip.Addr]time.Time),
-		// RFC 6275 §9.3.3 asks for a rate limit on Binding Errors.
-		beLimit: tunnel.NewRateLimiter(beRate, beBurst),
 	}
 	defer func() {
 		if err != nil {
@@ -248,7 +243,11 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		return true
 	})
 	if len(addrs) > 0 {
-		if err := d.proxy.Add(addrs...); err != nil {
+		// Restored bindings: answer at once, announce paced (one
+		// gratuitous NA each for a large cache at start-up would flood
+		// the home link; the neighbours' caches most likely point at
+		// this router already).
+		if err := d.proxy.AddQuiet(addrs...); err != nil {
 			d.log.Warn("restoring proxy entries", zap.Error(err))
 		}
 	}
@@ -266,6 +265,20 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		}); err != nil {
 			return d, err
 		}
+	}
+
+	if !cfg.RouterAdvertisements.Enabled {
+		// Without our RAs the list has no entry for us: put it there, so
+		// that DHAAD replies name this home agent (§10.5.1 keeps it
+		// anyway; the RA sender does this when it runs).
+		d.halist.SetSelf(ra.HomeAgent{
+			LinkLocal:  netif.LinkLocal(d.home),
+			Addresses:  []netip.Addr{cfg.Home.Address},
+			Preference: cfg.RouterAdvertisements.HAPreference,
+		})
+	}
+	if err := d.openDHAAD(); err != nil {
+		return d, err
 	}
 
 	// Control.
@@ -333,8 +346,9 @@ func (d *Daemon) restore() error {
 // this router leaves (a final RA). Run returns after that; it is called
 // once.
 func (d *Daemon) Run(ctx context.Context, reload <-chan *conf.HA) error {
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go d.readLoop()
+	go d.dhaadLoop()
 	if d.metricsHTTP != nil {
 		d.wg.Add(1)
 		go func() {
@@ -535,13 +549,11 @@ func (d *Daemon) apply(res homeagent.Result, now time.Time) {
 	case homeagent.Refreshed:
 		d.c.refreshed.Add(1)
 		d.dirty = true
-		delete(d.brrSent, e.HomeAddress)
 		d.log.Debug("binding refreshed", zap.String("event", "binding_refreshed"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
 			daemon.Seq(e.Sequence), daemon.Lifetime(e.Lifetime))
 	case homeagent.Moved:
 		d.c.moved.Add(1)
 		d.dirty = true
-		delete(d.brrSent, e.HomeAddress)
 		if err := d.updatePrefixRoutes(res.Previous, e); err != nil {
 			d.log.Error("route", zap.Error(err), daemon.HoA(e.HomeAddress))
 		}
@@ -570,14 +582,8 @@ func (d *Daemon) sendBA(res homeagent.Result) {
 	if res.HomeAddress.IsValid() && res.HomeAddress != res.BADst {
 		rh2 = res.HomeAddress
 	}
-	pkt, ok := mip6.AppendMobilityPacket(d.pkt[:0], d.cfg.Home.Address, res.BADst, netip.Addr{}, rh2, rawsock.DefaultHopLimit, res.BA)
-	if !ok {
-		return
-	}
-	d.pkt = pkt[:0]
-	if err := d.tx.Send(pkt, 0); err != nil {
+	if !d.send(res.BA, res.BADst, rh2, "binding acknowledgement") {
 		d.c.baSendErrors.Add(1)
-		d.log.Warn("sending binding acknowledgement", zap.Error(err), daemon.HoA(res.HomeAddress), daemon.CoA(res.BADst))
 		return
 	}
 	d.c.baSent.Add(1)
@@ -647,7 +653,6 @@ func (d *Daemon) expire() {
 
 // withdraw stops intercepting for a binding: proxy entries, then routes.
 func (d *Daemon) withdraw(e binding.Entry, ll netip.Addr) {
-	delete(d.brrSent, e.HomeAddress)
 	addrs := []netip.Addr{e.HomeAddress}
 	if ll.IsValid() {
 		addrs = append(addrs, ll)
@@ -734,6 +739,9 @@ func (d *Daemon) closeAll() {
 	}
 	if d.ras != nil {
 		errs = append(errs, d.ras.Close())
+	}
+	if d.dhaad != nil {
+		errs = append(errs, d.dhaad.c.Close())
 	}
 	if d.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -60,7 +60,6 @@ type lab struct {
 	d                 *Daemon
 	cancel            context.CancelFunc
 	done              chan error
-	mnode             *testMN
 }
 
 func must(t testing.TB, err error) {
@@ -386,6 +385,7 @@ func TestRegistration(t *testing.T) {
 	must(t, l.hh.Ping(tHoA, 5*time.Second))
 	must(t, l.cn.Ping(tHoA, 5*time.Second))
 	must(t, l.mn.Ping(tHomeHost, 5*time.Second))
+	must(t, l.mn.Ping(tCN, 5*time.Second))
 	l.tcpEcho()
 	s := l.d.tun.Counters.Snapshot()
 	if s.Get(tunnel.Out, tunnel.ReasonOK).Packets == 0 || s.Get(tunnel.In, tunnel.ReasonOK).Packets == 0 {
@@ -525,8 +525,8 @@ func TestRefreshExpiry(t *testing.T) {
 	if r := l.routes(); r != "" || l.d.proxy.Proxied(tHoA) {
 		t.Errorf("expired binding left routes %q or proxy entry", r)
 	}
-	if l.status().Counters["bindings_expired"] != 1 {
-		t.Error("expiry not counted")
+	if c := l.status().Counters; c["bindings_expired"] != 1 || c["brr_sent"] == 0 {
+		t.Errorf("expiry or the refresh request before it not counted: %v", c)
 	}
 }
 
@@ -633,5 +633,49 @@ func TestMobileRouter(t *testing.T) {
 	must(t, m.exchange(m.reg.Deregister(time.Now()), mobilenode.Unregistered))
 	if r := l.routes(); r != "" {
 		t.Errorf("routes left: %q", r)
+	}
+}
+
+// TestDHAAD: a mobile node away from home asks the home prefix's
+// Home-Agents anycast address for its home agents (RFC 6275 §10.5) and
+// gets this home agent's address.
+func TestDHAAD(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	anycast := netip.MustParseAddr("2001:db8:100::fdff:ffff:ffff:fffe")
+	req, err := mip6.AppendICMP(nil, &mip6.HomeAgentDiscoveryRequest{Identifier: 4711})
+	must(t, err)
+	var c *net.IPConn
+	must(t, l.mn.Do(func() (err error) {
+		c, err = net.ListenIP("ip6:ipv6-icmp", &net.IPAddr{IP: tCoA.AsSlice()})
+		return err
+	}))
+	defer c.Close()
+	b := make([]byte, 1500)
+	for try := 0; ; try++ {
+		if try == 5 {
+			t.Fatal("no DHAAD reply")
+		}
+		// The kernel computes the ICMPv6 checksum of a raw ICMPv6 socket.
+		if _, err := c.WriteToIP(req, &net.IPAddr{IP: anycast.AsSlice()}); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		n, from, err := c.ReadFromIP(b)
+		if err != nil {
+			continue
+		}
+		m, err := mip6.ParseICMP(b[:n])
+		rep, ok := m.(*mip6.HomeAgentDiscoveryReply)
+		if err != nil || !ok || rep.Identifier != 4711 {
+			continue
+		}
+		if got, _ := netip.AddrFromSlice(from.IP); got != tHA {
+			t.Errorf("reply from %v, want the home agent's own address %v", got, tHA)
+		}
+		if len(rep.HomeAgents) != 1 || rep.HomeAgents[0] != tHA {
+			t.Errorf("reply lists %v", rep.HomeAgents)
+		}
+		return
 	}
 }

@@ -40,9 +40,24 @@ type Record struct {
 	Src string `json:"src"`
 	Dst string `json:"dst"`
 	// HomeAddress is the address of the Home Address option, or of the
-	// type 2 routing header; HomeAddressFrom says which ("hao", "rh2").
+	// type 2 routing header when there is no such option;
+	// HomeAddressFrom says which ("hao", "rh2").
 	HomeAddress     string `json:"home_address,omitempty"`
 	HomeAddressFrom string `json:"home_address_from,omitempty"`
+	// HAO and RH2 are the addresses of the Home Address option and of the
+	// type 2 routing header, each when present. A packet can carry both:
+	// route-optimised traffic between two mobile nodes goes to the
+	// receiver's care-of address with its home address in a type 2
+	// routing header and the sender's home address in a Home Address
+	// option (RFC 6275 §6.3, §6.4, §9.3.2, §11.3.1).
+	HAO string `json:"hao,omitempty"`
+	RH2 string `json:"rh2,omitempty"`
+	// Fragmented reports the first fragment of a fragmented packet
+	// (Fragment Offset 0, M set, RFC 8200 §4.5): the upper-layer message
+	// is cut, so its checksum is not verified (ChecksumOK absent) and the
+	// fields are what the fragment holds; a message cut short is not an
+	// error.
+	Fragmented bool `json:"fragmented,omitempty"`
 	// Protocol is the upper layer: "mh", "icmpv6", "tcp", "udp", or the
 	// protocol number.
 	Protocol string `json:"protocol"`
@@ -66,7 +81,8 @@ type Record struct {
 	// ChecksumOK tells whether the MH or ICMPv6 checksum verifies, with the
 	// pseudo-header of RFC 6275 §6.1.1 (home address as source when a Home
 	// Address option is present, final destination of a type 2 routing
-	// header as destination).
+	// header as destination); absent when it cannot be verified (a first
+	// fragment, see Fragmented).
 	ChecksumOK *bool `json:"checksum_ok,omitempty"`
 	// Error describes what could not be decoded (malformed message); the
 	// fields before it were.
@@ -225,17 +241,24 @@ func decodeIPv6(r *Record, b []byte, depth int) bool {
 	r.Src, r.Dst = l.Src.String(), l.Dst.String()
 	r.Protocol = protoName(l.Proto)
 	found := false
-	if l.HAO != 0 {
-		r.HomeAddress, r.HomeAddressFrom = l.HomeAddress.String(), "hao"
+	if l.RH2 != 0 {
+		r.RH2 = l.RH2Address.String()
+		r.HomeAddress, r.HomeAddressFrom = r.RH2, "rh2"
 		found = true
 	}
-	if l.RH2 != 0 {
-		r.HomeAddress, r.HomeAddressFrom = l.RH2Address.String(), "rh2"
+	if l.HAO != 0 {
+		// The sender's home address, when both are there.
+		r.HAO = l.HomeAddress.String()
+		r.HomeAddress, r.HomeAddressFrom = r.HAO, "hao"
 		found = true
 	}
 	if l.NonFirstFragment {
 		return found
 	}
+	// Fragment Offset 0 with the M flag (the low bit of octet 3 of the
+	// Fragment header): the rest of the upper layer is in later
+	// fragments. An atomic fragment (M clear, RFC 6946) is whole.
+	r.Fragmented = l.Fragment != 0 && b[l.Fragment+3]&1 != 0
 	upper := b[l.Offset:l.End]
 	switch l.Proto {
 	case mip6.ProtoMobility:
@@ -289,7 +312,15 @@ func (r *Record) Line() string {
 		fmt.Fprintf(&sb, "[%s %s>%s] ", strings.Join(r.Encapsulation, "/"), r.OuterSrc, r.OuterDst)
 	}
 	fmt.Fprintf(&sb, "%s > %s", r.Src, r.Dst)
-	if r.HomeAddress != "" {
+	switch {
+	case r.HAO != "" || r.RH2 != "":
+		if r.HAO != "" {
+			fmt.Fprintf(&sb, " hao=%s", r.HAO)
+		}
+		if r.RH2 != "" {
+			fmt.Fprintf(&sb, " rh2=%s", r.RH2)
+		}
+	case r.HomeAddress != "":
 		fmt.Fprintf(&sb, " %s=%s", r.HomeAddressFrom, r.HomeAddress)
 	}
 	switch {
@@ -328,6 +359,9 @@ func (r *Record) Line() string {
 			}
 		}
 		sb.WriteString(">")
+	}
+	if r.Fragmented {
+		sb.WriteString(" fragmented (first fragment, cksum not verified)")
 	}
 	if r.ChecksumOK != nil {
 		if *r.ChecksumOK {

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/hex"
+	"errors"
 	"slices"
 	"time"
 
@@ -37,7 +38,11 @@ func decodeICMP(r *Record, b []byte, l mip6.PacketLayout) bool {
 			return false // a malformed RA is not ours to report
 		}
 		r.ICMPType = name
-		r.Error = err.Error()
+		// A cut message is what a first fragment holds: too short, or
+		// for a reply a list of addresses that stops mid-address.
+		if !r.Fragmented || !errors.Is(err, mip6.ErrTruncated) && !errors.Is(err, mip6.ErrLength) {
+			r.Error = err.Error()
+		}
 		return true
 	}
 	f := map[string]any{}
@@ -85,7 +90,9 @@ func decodeICMP(r *Record, b []byte, l mip6.PacketLayout) bool {
 	for _, o := range opts {
 		r.Options = append(r.Options, ndOption(o))
 	}
-	r.ChecksumOK = ptr(mip6.VerifyICMPChecksum(b, l.PseudoSrc, l.PseudoDst))
+	if !r.Fragmented {
+		r.ChecksumOK = ptr(mip6.VerifyICMPChecksum(b, l.PseudoSrc, l.PseudoDst))
+	}
 	return true
 }
 

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/hex"
+	"errors"
 	"maps"
 	"net/netip"
 	"slices"
@@ -18,11 +19,17 @@ func decodeMH(r *Record, b []byte, l mip6.PacketLayout) {
 	if len(b) >= 3 {
 		r.MHType = mip6.MHType(b[2]).String()
 	}
-	src, dst := mip6.MHChecksumAddrs(l.Src, l.Dst, l.HomeAddress, rh2Final(l))
-	r.ChecksumOK = ptr(mip6.VerifyMHChecksum(b, src, dst))
+	if !r.Fragmented {
+		// A first fragment holds part of the message: the checksum
+		// covers the whole, which is not there.
+		src, dst := mip6.MHChecksumAddrs(l.Src, l.Dst, l.HomeAddress, rh2Final(l))
+		r.ChecksumOK = ptr(mip6.VerifyMHChecksum(b, src, dst))
+	}
 	m, err := mip6.ParseMessage(b)
 	if err != nil {
-		r.Error = err.Error()
+		if !r.Fragmented || !errors.Is(err, mip6.ErrTruncated) {
+			r.Error = err.Error()
+		}
 		return
 	}
 	r.MHType = m.MHType().String()

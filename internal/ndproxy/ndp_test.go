@@ -259,6 +259,8 @@ func FuzzParsePacket(f *testing.F) {
 		f.Add(unhex(f, v.hex))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The receive path's parser agrees with ParsePacket.
+		checkView(t, b)
 		p, err := ParsePacket(b)
 		if err != nil {
 			return

@@ -23,6 +23,22 @@ const (
 	MaxNeighborAdvertisement = 3
 )
 
+// Defaults of the answer limits and of AddQuiet's pace (Config). A host
+// resolves an address with one NS and retransmits every RetransTimer (1 s)
+// at most MAX_MULTICAST_SOLICIT (3) times, then probes reachability now
+// and then (RFC 4861 §7.3): ten answers a second per target, bursts of
+// twenty, serves dozens of hosts talking to one mobile node at once. A
+// thousand a second for the whole link is about 1 Mbit/s of NAs. A hundred
+// announcements a second restore 10^4 bindings in under two minutes at a
+// rate no link notices.
+const (
+	DefaultAnswerRate     = 10
+	DefaultAnswerBurst    = 20
+	DefaultMaxAnswerRate  = 1000
+	DefaultMaxAnswerBurst = 1000
+	DefaultAnnounceRate   = 100
+)
+
 // Config parameterises a Proxy.
 type Config struct {
 	// MAC is the home agent's link-layer address on the home link: the
@@ -44,6 +60,19 @@ type Config struct {
 	// address, RetransTimer apart; zero means MaxNeighborAdvertisement,
 	// negative none.
 	Advertisements int
+	// AnswerRate and AnswerBurst bound the NAs sent in answer to NSs for
+	// one target address: AnswerRate a second, bursts of AnswerBurst.
+	// MaxAnswerRate and MaxAnswerBurst bound them for all targets
+	// together. Answering is cheap (RFC 4861 §7.2.4), but without a bound
+	// a flood of NSs for proxied addresses, from any node on the link or
+	// forged, would have the home agent flood the link in turn. Zero means
+	// the defaults (DefaultAnswerRate, ...); negative, no limit.
+	AnswerRate, AnswerBurst       int
+	MaxAnswerRate, MaxAnswerBurst int
+	// AnnounceRate is how many gratuitous NAs a second AddQuiet's
+	// addresses are announced at, one each; zero means
+	// DefaultAnnounceRate, negative that AddQuiet announces nothing.
+	AnnounceRate int
 	// OnError, when not nil, receives errors that do not stop the proxy
 	// (a failed send). It runs on the proxy's goroutines and must not
 	// block.
@@ -60,11 +89,23 @@ func (c *Config) defaults() error {
 	if c.Advertisements == 0 {
 		c.Advertisements = MaxNeighborAdvertisement
 	}
+	for _, d := range []struct {
+		v   *int
+		def int
+	}{
+		{&c.AnswerRate, DefaultAnswerRate}, {&c.AnswerBurst, DefaultAnswerBurst},
+		{&c.MaxAnswerRate, DefaultMaxAnswerRate}, {&c.MaxAnswerBurst, DefaultMaxAnswerBurst},
+		{&c.AnnounceRate, DefaultAnnounceRate},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
 	switch {
 	case c.RetransTimer < 0 || c.DADTransmits < 0:
 		return errors.New("ndproxy: negative RetransTimer or DADTransmits")
-	case len(c.MAC) == 0:
-		return errors.New("ndproxy: no link-layer address")
+	case len(c.MAC) == 0 || len(c.MAC) > 253:
+		return fmt.Errorf("ndproxy: link-layer address of %d octets", len(c.MAC))
 	case !c.Source.Is6() || c.Source.IsUnspecified() || c.Source.IsMulticast():
 		return fmt.Errorf("ndproxy: source %v is not a unicast IPv6 address", c.Source)
 	}
@@ -117,14 +158,22 @@ type Stats struct {
 	// Invalid counts received packets that failed RFC 4861 §7.1
 	// validation, silently discarded.
 	Invalid uint64
+	// RateLimited counts NSs for proxied addresses left unanswered
+	// because of Config's answer limits.
+	RateLimited uint64
+	// PendingAnnouncements is the number of AddQuiet's addresses not
+	// announced yet.
+	PendingAnnouncements int
 }
 
 // Proxy answers Neighbor Solicitations on one home link for a set of
 // addresses and runs DAD for candidates (RFC 6275 §10.4.1, §10.3.1).
 //
-// Add, Remove and StartDAD are meant for the owner goroutine (the binding
-// cache's); they may be called concurrently with packet reception, which
-// reads the address set through atomic snapshots and takes no lock.
+// Add, AddQuiet, Remove and StartDAD are meant for the owner goroutine
+// (the binding cache's); they may be called concurrently with packet
+// reception, which reads the address set through atomic snapshots and
+// takes no lock. Reception allocates nothing per packet, and the answers
+// to NSs are rate-limited per target and overall (Config.AnswerRate).
 type Proxy struct {
 	cfg  Config
 	link link
@@ -139,13 +188,29 @@ type Proxy struct {
 	sentGra atomic.Uint64
 	sentDAD atomic.Uint64
 	invalid atomic.Uint64
+	limited atomic.Uint64
+
+	// The answer path: the limits and the buffer the NA is built in,
+	// under ansMu, so that it does not allocate.
+	ansMu     sync.Mutex
+	perTarget limiterTable
+	allAns    limiter
+	ansBuf    []byte
+
+	// AddQuiet's announcements, paced; under mu.
+	pending   [][16]byte
+	paceTimer *time.Timer
 }
 
 func newProxy(cfg Config, l link) (*Proxy, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	p := &Proxy{cfg: cfg, link: l, timers: map[*time.Timer]struct{}{}}
+	p := &Proxy{cfg: cfg, link: l, timers: map[*time.Timer]struct{}{},
+		perTarget: newLimiterTable(cfg.AnswerRate, cfg.AnswerBurst, 1024),
+		allAns:    newLimiter(cfg.MaxAnswerRate, cfg.MaxAnswerBurst),
+		ansBuf:    make([]byte, 0, naLen(len(cfg.MAC))),
+	}
 	for i := range p.set {
 		p.set[i].Store(&addrSet{})
 	}
@@ -182,6 +247,12 @@ func (p *Proxy) Stats() Stats {
 		UnsolicitedNAs: p.sentGra.Load(),
 		DADProbes:      p.sentDAD.Load(),
 		Invalid:        p.invalid.Load(),
+		RateLimited:    p.limited.Load(),
+		PendingAnnouncements: func() int {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return len(p.pending)
+		}(),
 	}
 }
 
@@ -221,15 +292,42 @@ func (p *Proxy) update(addrs []netip.Addr, f func(m addrSet, a netip.Addr) bool)
 // left alone (a binding refresh sends nothing). The first NA goes out
 // before Add returns; the repeats follow from a timer.
 func (p *Proxy) Add(addrs ...netip.Addr) error {
+	added, err := p.install(addrs, false)
+	if err != nil {
+		return err
+	}
+	if p.cfg.Advertisements > 0 && len(added) > 0 {
+		p.advertise(added, p.cfg.Advertisements)
+	}
+	return nil
+}
+
+// AddQuiet starts answering NSs for addrs at once, as Add does, but sends
+// no gratuitous NA when it returns: it is for restoring many bindings
+// after a restart, where Add's NAs (three per address, RFC 4861 §7.2.6)
+// for 10^6 bindings would flood the link. The newly added addresses are
+// queued instead and announced once each, Config.AnnounceRate a second,
+// in the background (none with a negative AnnounceRate); an address
+// removed before its turn is skipped. Neighbours that still cache the
+// home agent's link-layer address for them need nothing, and the others
+// find it with an NS, which is answered from the start.
+func (p *Proxy) AddQuiet(addrs ...netip.Addr) error {
+	_, err := p.install(addrs, p.cfg.AnnounceRate > 0)
+	return err
+}
+
+// install adds addrs to the set and returns the ones that were not there;
+// with queue, it queues them for the paced announcements.
+func (p *Proxy) install(addrs []netip.Addr, queue bool) ([]netip.Addr, error) {
 	for _, a := range addrs {
 		if err := checkUnicast(a); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
-		return net.ErrClosed
+		return nil, net.ErrClosed
 	}
 	added := p.update(addrs, func(m addrSet, a netip.Addr) bool {
 		a = a.WithZone("")
@@ -240,11 +338,67 @@ func (p *Proxy) Add(addrs ...netip.Addr) error {
 		return true
 	})
 	p.count.Add(int64(len(added)))
-	p.mu.Unlock()
-	if p.cfg.Advertisements > 0 && len(added) > 0 {
-		p.advertise(added, p.cfg.Advertisements)
+	if queue && len(added) > 0 {
+		for _, a := range added {
+			p.pending = append(p.pending, a.As16())
+		}
+		if p.paceTimer == nil {
+			p.paceTimer = time.AfterFunc(0, p.pace)
+		}
 	}
-	return nil
+	return added, nil
+}
+
+// paceTick is the period of the paced announcements: short enough to
+// spread them evenly, long enough not to wake up for every NA at high
+// rates.
+const paceTick = 10 * time.Millisecond
+
+// pace sends the announcements due in one tick: AnnounceRate × tick (at
+// least one, and then the tick is 1 s / AnnounceRate), and re-arms.
+func (p *Proxy) pace() {
+	tick, k := paceTick, p.cfg.AnnounceRate*int(paceTick)/int(time.Second)
+	if k < 1 {
+		tick, k = time.Second/time.Duration(p.cfg.AnnounceRate), 1
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	var due [8][16]byte // k is small; larger batches go in several rounds
+	batch := due[:0]
+	// Skipping removed addresses is bounded too, so that a tick never
+	// scans the whole queue under the lock.
+	for scanned := 0; len(p.pending) > 0 && len(batch) < min(k, len(due)) && scanned < 64; scanned++ {
+		a := p.pending[0]
+		p.pending = p.pending[1:]
+		if p.Proxied(netip.AddrFrom16(a)) {
+			batch = append(batch, a)
+		}
+	}
+	if len(p.pending) == 0 {
+		p.pending = nil // let the backing array go
+	}
+	p.mu.Unlock()
+	for _, a := range batch {
+		// The same NA as Add's (RFC 6275 §10.4.1).
+		na := &NeighborAdvertisement{Override: true, Target: netip.AddrFrom16(a), TargetLinkLayer: p.cfg.MAC}
+		if p.send(allNodes, na) {
+			p.sentGra.Add(1)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+	case len(p.pending) == 0:
+		p.paceTimer = nil
+	case k > len(due):
+		p.paceTimer = time.AfterFunc(tick*time.Duration(len(due))/time.Duration(k), p.pace)
+	default:
+		p.paceTimer = time.AfterFunc(tick, p.pace)
+	}
 }
 
 // advertise sends one gratuitous NA for every address of addrs that is
@@ -407,6 +561,11 @@ func (p *Proxy) stop() {
 		t.Stop()
 	}
 	clear(p.timers)
+	if p.paceTimer != nil {
+		p.paceTimer.Stop()
+		p.paceTimer = nil
+	}
+	p.pending = nil
 }
 
 func (p *Proxy) report(err error) {
@@ -435,34 +594,87 @@ func (p *Proxy) sendTo(dst netip.Addr, mac net.HardwareAddr, na *NeighborAdverti
 
 // handle processes one received packet, starting at its IPv6 header;
 // srcMAC is the frame's link-layer source. Invalid packets are counted and
-// dropped silently (RFC 4861 §7.1).
+// dropped silently (RFC 4861 §7.1). It does not allocate (parseView,
+// answer): it runs for every NS and NA of the link.
 func (p *Proxy) handle(pkt []byte, srcMAC net.HardwareAddr) {
-	r, err := ParsePacket(pkt)
-	if err != nil {
+	v, ok := parseView(pkt)
+	if !ok {
 		p.invalid.Add(1)
 		return
 	}
-	switch m := r.Message.(type) {
-	case *NeighborSolicitation:
-		if r.Src.IsUnspecified() && p.dadRunning(m.Target) {
+	switch v.typ {
+	case ICMPNeighborSolicitation:
+		if v.src.IsUnspecified() && p.dadRunning(v.target) {
 			// RFC 4862 §5.4.3: another node's DAD probe for the same
 			// tentative address: both must give it up. Our own probes
 			// never come back (the socket does not see outgoing
 			// packets).
-			p.dadDuplicate(m.Target)
+			p.dadDuplicate(v.target)
 			return
 		}
-		if !p.Proxied(m.Target) {
+		if !p.Proxied(v.target) {
 			return
 		}
-		p.answer(r, m, srcMAC)
-	case *NeighborAdvertisement:
+		p.answer(&v, srcMAC)
+	case ICMPNeighborAdvertisement:
 		// RFC 4862 §5.4.4: any valid NA for a tentative address means
 		// it is in use.
-		if p.dadRunning(m.Target) {
-			p.dadDuplicate(m.Target)
+		if p.dadRunning(v.target) {
+			p.dadDuplicate(v.target)
 		}
 	}
+}
+
+// answer sends the NA for an NS whose target is proxied (RFC 4861 §7.2.4
+// with RFC 6275 §10.4.1), within the answer limits.
+func (p *Proxy) answer(ns *ndView, srcMAC net.HardwareAddr) {
+	// R clear: the home agent answers for a mobile node, which is a host
+	// (a NEMO mobile router's home address is answered the same way: the
+	// R flag is about the target, and the home link must not start using
+	// the home address as a router). O set: the home agent takes over an
+	// address whose owner is away, so the answer must replace a cache
+	// entry that still holds the mobile node's own link-layer address.
+	flags := byte(flagOverride)
+	dst := allNodes
+	var mac []byte
+	if ns.src.IsUnspecified() {
+		// A DAD probe from another node for an address we defend:
+		// §7.2.4 sends the answer to all-nodes, S clear. The prober sees
+		// a duplicate (RFC 4862 §5.4.4).
+		mac = allNodesMAC[:]
+	} else {
+		flags |= flagSolicited
+		dst = ns.src
+		// Unicast to the soliciter, at the link-layer address of its
+		// SLLA (which a multicast NS carries, §7.2.2), else the frame's
+		// source (a unicast NUD probe may omit the option). Sending on
+		// the packet socket with the link-layer destination given needs
+		// no neighbour entry in our own kernel, which never learnt the
+		// soliciter from an NS that was not for one of its own
+		// addresses.
+		mac = ns.lla
+		if len(mac) != len(p.cfg.MAC) {
+			mac = srcMAC
+		}
+		if len(mac) == 0 {
+			return
+		}
+	}
+	p.ansMu.Lock()
+	defer p.ansMu.Unlock()
+	now := time.Now()
+	// Per target first, so that one flooded target does not use up the
+	// budget of the others.
+	if !p.perTarget.allow(ns.target, now) || !p.allAns.allow(now) {
+		p.limited.Add(1)
+		return
+	}
+	p.ansBuf = appendNA(p.ansBuf[:0], p.cfg.Source, dst, ns.target, flags, p.cfg.MAC)
+	if err := p.link.send(p.ansBuf, mac); err != nil {
+		p.report(fmt.Errorf("ndproxy: NA for %v to %v: %w", ns.target, dst, err))
+		return
+	}
+	p.sentSol.Add(1)
 }
 
 // dadRunning reports, without a lock, whether DAD runs for a.
@@ -477,43 +689,8 @@ func (p *Proxy) dadDuplicate(a netip.Addr) {
 	p.finishLocked(a, DADResult{Addr: a, Duplicate: true})
 }
 
-// answer sends the NA for an NS whose target is proxied (RFC 4861 §7.2.4
-// with RFC 6275 §10.4.1).
-func (p *Proxy) answer(r Packet, ns *NeighborSolicitation, srcMAC net.HardwareAddr) {
-	// R clear: the home agent answers for a mobile node, which is a host
-	// (a NEMO mobile router's home address is answered the same way: the
-	// R flag is about the target, and the home link must not start using
-	// the home address as a router). O set: the home agent takes over an
-	// address whose owner is away, so the answer must replace a cache
-	// entry that still holds the mobile node's own link-layer address.
-	na := &NeighborAdvertisement{Override: true, Target: ns.Target, TargetLinkLayer: p.cfg.MAC}
-	if r.Src.IsUnspecified() {
-		// A DAD probe from another node for an address we defend:
-		// §7.2.4 sends the answer to all-nodes, S clear. The prober sees
-		// a duplicate (RFC 4862 §5.4.4).
-		if p.send(allNodes, na) {
-			p.sentSol.Add(1)
-		}
-		return
-	}
-	na.Solicited = true
-	// Unicast to the soliciter, at the link-layer address of its SLLA
-	// (which a multicast NS carries, §7.2.2), else the frame's source (a
-	// unicast NUD probe may omit the option). Sending on the packet socket
-	// with the link-layer destination given needs no neighbour entry in
-	// our own kernel, which never learnt the soliciter from an NS that was
-	// not for one of its own addresses.
-	mac := ns.SourceLinkLayer
-	if len(mac) != len(p.cfg.MAC) {
-		mac = srcMAC
-	}
-	if len(mac) == 0 {
-		return
-	}
-	if p.sendTo(r.Src, mac, na) {
-		p.sentSol.Add(1)
-	}
-}
+// allNodesMAC is MulticastMAC(allNodes), 33:33:00:00:00:01 (RFC 2464 §7).
+var allNodesMAC = [6]byte{0x33, 0x33, 0, 0, 0, 1}
 
 // LinkLocal returns the link-local address with the interface identifier
 // of the home address hoa, fe80::/64 plus its last 64 bits: the address

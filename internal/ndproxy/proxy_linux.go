@@ -1,11 +1,14 @@
 package ndproxy
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/gomip6/gomip6/internal/netif"
 
@@ -34,22 +37,98 @@ import (
 type Listener struct {
 	*Proxy
 	conn *packet.Conn
+	rc   syscall.RawConn
 	ifi  *net.Interface
 	wg   sync.WaitGroup
 	once sync.Once
 	err  error
+
+	// The reader goroutine's recvfrom state: the raw system call, so
+	// that a read allocates nothing (packet.Conn.ReadFrom makes a
+	// sockaddr and a packet.Addr per packet, and every NS of the link
+	// comes through here).
+	rbuf   []byte
+	rsa    unix.RawSockaddrLinklayer
+	rsalen uint32
+	rn     int
+	rerrno syscall.Errno
+	recvFn func(fd uintptr) bool
 }
 
-type packetLink struct{ c *packet.Conn }
+// packetLink sends on the packet socket with sendto(2) and a link-layer
+// sockaddr kept in the struct, for the same reason: the answer to an NS
+// must not allocate either. Sends take turns.
+type packetLink struct {
+	rc      syscall.RawConn
+	ifindex int
 
-func (l packetLink) send(pkt []byte, dst net.HardwareAddr) error {
-	_, err := l.c.WriteTo(pkt, &packet.Addr{HardwareAddr: dst})
-	return err
+	mu     sync.Mutex
+	sa     unix.RawSockaddrLinklayer
+	pkt    []byte
+	errno  syscall.Errno
+	sendFn func(fd uintptr) bool
+}
+
+func newPacketLink(rc syscall.RawConn, ifindex int) *packetLink {
+	l := &packetLink{rc: rc, ifindex: ifindex}
+	l.sendFn = l.sendto
+	return l
+}
+
+// htons converts a 16-bit value to network byte order in memory.
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
+}
+
+func (l *packetLink) send(pkt []byte, dst net.HardwareAddr) error {
+	if len(pkt) == 0 || len(dst) > len(l.sa.Addr) {
+		return fmt.Errorf("ndproxy: send of %d octets to a %d-octet link-layer address", len(pkt), len(dst))
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IPV6),
+		Ifindex: int32(l.ifindex), Halen: uint8(len(dst))}
+	copy(l.sa.Addr[:], dst)
+	l.pkt, l.errno = pkt, 0
+	err := l.rc.Write(l.sendFn)
+	l.pkt = nil
+	if err != nil {
+		return err
+	}
+	if l.errno != 0 {
+		return fmt.Errorf("sendto: %w", l.errno)
+	}
+	return nil
+}
+
+// sendto is the RawConn.Write callback: one non-blocking sendto; false
+// waits for writability on EAGAIN.
+func (l *packetLink) sendto(fd uintptr) bool {
+	_, _, e := unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&l.pkt[0])), uintptr(len(l.pkt)),
+		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&l.sa)), unix.SizeofSockaddrLinklayer)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	l.errno = e
+	return true
 }
 
 // Listen starts a Proxy on the interface ifname. The socket belongs to the
 // network namespace of the calling thread. It needs CAP_NET_RAW.
 func Listen(ifname string, cfg Config) (*Listener, error) {
+	l, err := open(ifname, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.wg.Add(1)
+	go l.read()
+	return l, nil
+}
+
+// open is Listen without the reader goroutine.
+func open(ifname string, cfg Config) (*Listener, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("ndproxy: %w", err)
@@ -72,14 +151,18 @@ func Listen(ifname string, cfg Config) (*Listener, error) {
 		c.Close()
 		return nil, fmt.Errorf("ndproxy: %s: %w", ifname, err)
 	}
-	p, err := newProxy(cfg, packetLink{c})
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("ndproxy: %w", err)
+	}
+	p, err := newProxy(cfg, newPacketLink(rc, ifi.Index))
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	l := &Listener{Proxy: p, conn: c, ifi: ifi}
-	l.wg.Add(1)
-	go l.read()
+	l := &Listener{Proxy: p, conn: c, rc: rc, ifi: ifi, rbuf: make([]byte, filterSnaplen)}
+	l.recvFn = l.recvfrom
 	return l, nil
 }
 
@@ -103,9 +186,8 @@ func allMulti(c *packet.Conn, ifi *net.Interface) error {
 
 func (l *Listener) read() {
 	defer l.wg.Done()
-	buf := make([]byte, filterSnaplen)
 	for {
-		n, from, err := l.conn.ReadFrom(buf)
+		pkt, mac, err := l.readOne()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || l.isClosed() {
 				return
@@ -114,12 +196,35 @@ func (l *Listener) read() {
 			time.Sleep(10 * time.Millisecond) // no busy loop on a persistent error
 			continue
 		}
-		var mac net.HardwareAddr
-		if a, ok := from.(*packet.Addr); ok {
-			mac = a.HardwareAddr
-		}
-		l.handle(buf[:n], mac)
+		l.handle(pkt, mac)
 	}
+}
+
+// readOne reads one packet into the Listener's buffer and returns it and
+// its link-layer source, both views valid until the next call. Only the
+// reader goroutine calls it. It does not allocate.
+func (l *Listener) readOne() (pkt []byte, mac net.HardwareAddr, err error) {
+	l.rn, l.rerrno = 0, 0
+	if err := l.rc.Read(l.recvFn); err != nil {
+		return nil, nil, err
+	}
+	if l.rerrno != 0 {
+		return nil, nil, fmt.Errorf("recvfrom: %w", l.rerrno)
+	}
+	return l.rbuf[:l.rn], l.rsa.Addr[:min(int(l.rsa.Halen), len(l.rsa.Addr))], nil
+}
+
+// recvfrom is the RawConn.Read callback: one non-blocking recvfrom; false
+// waits for readability on EAGAIN.
+func (l *Listener) recvfrom(fd uintptr) bool {
+	l.rsalen = unix.SizeofSockaddrLinklayer
+	r, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&l.rbuf[0])), uintptr(len(l.rbuf)),
+		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&l.rsa)), uintptr(unsafe.Pointer(&l.rsalen)))
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	l.rn, l.rerrno = int(r), e
+	return true
 }
 
 func (l *Listener) isClosed() bool {

@@ -10,6 +10,8 @@ import (
 	"github.com/gomip6/gomip6/internal/netif"
 
 	"github.com/gomip6/gomip6/internal/netlab"
+	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
 )
 
 // TestRootProxy runs a Listener in a home agent namespace linked by a veth
@@ -195,5 +197,89 @@ func TestRootProxy(t *testing.T) {
 	}
 	if r := <-l.StartDAD(hoa); r.Err == nil {
 		t.Errorf("DAD after Close: %+v", r)
+	}
+}
+
+// TestRootReceivePathAllocs: on a real socket, reading an NS and sending
+// its answer allocate nothing (the recvfrom and sendto of
+// proxy_linux.go), and the answers reach the host.
+func TestRootReceivePathAllocs(t *testing.T) {
+	netlab.SkipUnlessRoot(t)
+	lab, err := netlab.New(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha, err := lab.NS("ha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hst, err := lab.NS("host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*netlab.NS{ha, hst} {
+		if err := n.DisableDAD(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lab.Link(ha, "eth0", hst, "eth0"); err != nil {
+		t.Fatal(err)
+	}
+	hoa := netip.MustParseAddr("2001:db8:1::100")
+	src := netip.MustParseAddr("2001:db8:1::2")
+	var l *Listener
+	if err := ha.Do(func() error {
+		var err error
+		l, err = open("eth0", Config{Source: netip.MustParseAddr("fe80::1"), Advertisements: -1, AnswerRate: -1, MaxAnswerRate: -1})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Add(hoa); err != nil {
+		t.Fatal(err)
+	}
+	const runs = 50
+	var hmac net.HardwareAddr
+	if err := hst.Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		hmac = ifi.HardwareAddr
+		c, err := packet.Listen(ifi, packet.Datagram, unix.ETH_P_IPV6, nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ns, err := AppendPacket(nil, src, SolicitedNodeMulticast(hoa), &NeighborSolicitation{Target: hoa, SourceLinkLayer: ifi.HardwareAddr})
+		if err != nil {
+			return err
+		}
+		for range runs + 1 {
+			if _, err := c.WriteTo(ns, &packet.Addr{HardwareAddr: MulticastMAC(SolicitedNodeMulticast(hoa))}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got net.HardwareAddr
+	if a := testing.AllocsPerRun(runs, func() {
+		pkt, mac, err := l.readOne()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = mac
+		l.handle(pkt, mac)
+	}); a != 0 {
+		t.Errorf("read and answer allocate %v times per NS", a)
+	}
+	if got.String() != hmac.String() {
+		t.Errorf("link-layer source %v, want the host's %v", got, hmac)
+	}
+	if s := l.Stats(); s.SolicitedNAs != runs+1 || s.Invalid != 0 {
+		t.Errorf("stats %+v, want %d answers", s, runs+1)
 	}
 }

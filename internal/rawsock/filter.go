@@ -28,6 +28,12 @@
 // type 2 header fails with EINVAL (setsockopt and sendmsg ancillary
 // data), while IPV6_DSTOPTS with a Home Address option is accepted.
 //
+// The filters a daemon gets (MobilityFilter, MIPv6Filter, ...) need the
+// daemon's own addresses as destinations, and start by checking the
+// frame's packet type: only frames sent to this host's link-layer address
+// (and its own outgoing ones) pass, never a promiscuous interface's view
+// of other hosts' traffic or a multicast copy.
+//
 // The Listener's socket is SOCK_DGRAM, not SOCK_RAW: the kernel removes
 // the link header before the filter runs, so one filter program (LinkIP)
 // serves Ethernet, tun devices and any other link, and the reader gets the
@@ -113,16 +119,56 @@ type IPv6Spec struct {
 	Link Link
 	// Match selects the packets to keep; zero is an error.
 	Match Match
-	// Dst, when not empty, keeps only packets whose IPv6 Destination
-	// Address is one of these: our own addresses (a home agent's, a
-	// care-of address) so that transit traffic of a router is not
-	// captured. The address on the wire is meant: for a packet with a
-	// type 2 routing header that is the care-of address, not the home
-	// address in the header.
+	// Dst keeps only packets whose IPv6 Destination Address is one of
+	// these: our own addresses (a home agent's, a care-of address) so
+	// that transit traffic of a router, or a packet for another node seen
+	// by a promiscuous interface, is not captured. The address on the
+	// wire is meant: for a packet with a type 2 routing header that is
+	// the care-of address, not the home address in the header. It must
+	// not be empty unless AnyDestination is set.
 	Dst []netip.Addr
+	// AnyDestination, with an empty Dst, keeps packets whatever their
+	// destination: for captures (mip6ctl), never for a daemon. It must be
+	// asked for, so that a daemon that forgot its addresses gets an error
+	// rather than a filter that matches everything.
+	AnyDestination bool
+	// AnyPacketType leaves out the check of the frame's packet type
+	// (see pktTypeCheck): for running the program in the x/net/bpf VM,
+	// which cannot load ancillary data, or on a pcap-style capture.
+	AnyPacketType bool
 	// Snaplen is how many octets of an accepted frame to keep; zero means
 	// DefaultSnaplen.
 	Snaplen uint32
+}
+
+// The packet type check. Unless told otherwise, the filters start by
+// loading the frame's sll_pkttype (skb->pkt_type, through the classic BPF
+// ancillary load SKF_AD_OFF + SKF_AD_PKTTYPE, x/net/bpf ExtType) and
+// reject the frame unless it is PACKET_HOST (a frame addressed to this
+// host's link-layer address) or PACKET_OUTGOING (sent by this host, which
+// a Listener sees only when Config.IncludeOutgoing asks for it). So a
+// frame for another host that a promiscuous interface picked up
+// (PACKET_OTHERHOST) and a multicast or broadcast copy (PACKET_MULTICAST,
+// PACKET_BROADCAST) never reach a daemon, whatever IPv6 destination they
+// carry: a Mobile IPv6 packet for us comes to our link-layer address.
+// (Neighbor Discovery, which does use multicast, has its own filter in
+// ndproxy.) The x/net/bpf VM refuses that load, which is why
+// IPv6Spec.AnyPacketType exists.
+
+// sll_pkttype values of packet(7) (linux/if_packet.h).
+const (
+	packetHost     = 0 // PACKET_HOST
+	packetOutgoing = 4 // PACKET_OUTGOING
+)
+
+// pktTypeCheck appends the packet type check: 4 instructions, the last a
+// jump to the reject label.
+func pktTypeCheck(a *asm) {
+	a.i(bpf.LoadExtension{Num: bpf.ExtType})
+	a.jif(bpf.JumpEqual, packetHost, "pkttype_ok", "")
+	a.jif(bpf.JumpEqual, packetOutgoing, "pkttype_ok", "")
+	a.jmp(lblReject)
+	a.label("pkttype_ok")
 }
 
 // Labels of the shared epilogue.
@@ -164,12 +210,18 @@ func IPv6Filter(s IPv6Spec) ([]bpf.Instruction, error) {
 	if s.Match == 0 || s.Match&^MatchAll != 0 {
 		return nil, fmt.Errorf("rawsock: invalid match %#x", uint8(s.Match))
 	}
+	if len(s.Dst) == 0 && !s.AnyDestination {
+		return nil, errors.New("rawsock: a filter needs at least one destination address (or AnyDestination)")
+	}
 	for _, d := range s.Dst {
 		if !d.Is6() || d.Is4In6() {
 			return nil, fmt.Errorf("rawsock: filter destination %v is not an IPv6 address", d)
 		}
 	}
 	a := newAsm()
+	if !s.AnyPacketType {
+		pktTypeCheck(a)
+	}
 	if s.Link == LinkEthernet {
 		a.i(bpf.LoadAbsolute{Off: 12, Size: 2})
 		a.require(bpf.JumpEqual, 0x86dd)
@@ -282,25 +334,28 @@ func epilogue(a *asm, snaplen uint32) {
 }
 
 // MobilityFilter keeps Mobility Header packets (MatchMH) on link, sent to
-// one of dst when dst is not empty.
+// one of dst (at least one) at this host's link-layer address (the packet
+// type check).
 func MobilityFilter(link Link, dst ...netip.Addr) ([]bpf.Instruction, error) {
 	return IPv6Filter(IPv6Spec{Link: link, Match: MatchMH, Dst: dst})
 }
 
-// HomeAddressFilter keeps packets with a Home Address option (MatchHAO).
+// HomeAddressFilter keeps packets with a Home Address option (MatchHAO),
+// with MobilityFilter's rules on dst and packet type.
 func HomeAddressFilter(link Link, dst ...netip.Addr) ([]bpf.Instruction, error) {
 	return IPv6Filter(IPv6Spec{Link: link, Match: MatchHAO, Dst: dst})
 }
 
 // RoutingHeader2Filter keeps packets with a type 2 routing header
-// (MatchRH2).
+// (MatchRH2), with MobilityFilter's rules on dst and packet type.
 func RoutingHeader2Filter(link Link, dst ...netip.Addr) ([]bpf.Instruction, error) {
 	return IPv6Filter(IPv6Spec{Link: link, Match: MatchRH2, Dst: dst})
 }
 
 // MIPv6Filter keeps every packet the kernel without Mobile IPv6 would drop:
 // Mobility Header, Home Address option or type 2 routing header
-// (MatchAll). It is what had, mnd and cnd attach.
+// (MatchAll), with MobilityFilter's rules on dst and packet type. It is
+// what had, mnd and cnd attach.
 func MIPv6Filter(link Link, dst ...netip.Addr) ([]bpf.Instruction, error) {
 	return IPv6Filter(IPv6Spec{Link: link, Match: MatchAll, Dst: dst})
 }
@@ -319,13 +374,21 @@ func ipv4Prologue(a *asm, L uint32, link Link, proto uint8) {
 }
 
 // IPv4ProtocolFilter keeps IPv4 packets of protocol proto: 41 for IPv6 in
-// IPv4 (RFC 4213, the 6in4 tunnels of RFC 5555 without NAT).
+// IPv4 (RFC 4213, the 6in4 tunnels of RFC 5555 without NAT). Like the IPv6
+// filters it starts with the packet type check.
 func IPv4ProtocolFilter(link Link, proto uint8) ([]bpf.Instruction, error) {
+	return ipv4ProtocolFilter(link, proto, true)
+}
+
+func ipv4ProtocolFilter(link Link, proto uint8, pktType bool) ([]bpf.Instruction, error) {
 	L, err := link.offset()
 	if err != nil {
 		return nil, err
 	}
 	a := newAsm()
+	if pktType {
+		pktTypeCheck(a)
+	}
 	ipv4Prologue(a, L, link, proto)
 	a.jmp(lblAccept)
 	a.label("rej4")
@@ -338,8 +401,13 @@ func IPv4ProtocolFilter(link Link, proto uint8) ([]bpf.Instruction, error) {
 // destination port: mip6.UDPPortDSMIP (4191) for IPv6 in UDP behind a NAT
 // (RFC 5555 §4.1), where the home agent listens on the port and the mobile
 // node hears from it. Only first fragments and unfragmented datagrams hold
-// the UDP header; later fragments are rejected.
+// the UDP header; later fragments are rejected. Like the IPv6 filters it
+// starts with the packet type check.
 func IPv4UDPPortFilter(link Link, port uint16) ([]bpf.Instruction, error) {
+	return ipv4UDPPortFilter(link, port, true)
+}
+
+func ipv4UDPPortFilter(link Link, port uint16, pktType bool) ([]bpf.Instruction, error) {
 	L, err := link.offset()
 	if err != nil {
 		return nil, err
@@ -348,6 +416,9 @@ func IPv4UDPPortFilter(link Link, port uint16) ([]bpf.Instruction, error) {
 		return nil, errors.New("rawsock: UDP port 0")
 	}
 	a := newAsm()
+	if pktType {
+		pktTypeCheck(a)
+	}
 	ipv4Prologue(a, L, link, mip6.ProtoUDP)
 	// Fragment Offset is the low 13 bits of octets 6-7 (RFC 791).
 	a.i(bpf.LoadAbsolute{Off: L + 6, Size: 2})

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gomip6/gomip6/mip6"
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/bpf"
 )
 
@@ -110,6 +111,18 @@ func loadVM(t *testing.T, ins []bpf.Instruction, err error) *bpf.VM {
 	return v
 }
 
+// The VM variants of the filters: the x/net/bpf VM cannot run the packet
+// type check (TestPacketTypeCheck covers it, and TestRootPacketType in the
+// kernel), and an empty dst means any destination here.
+func vmFilter(link Link, m Match, dst ...netip.Addr) ([]bpf.Instruction, error) {
+	return IPv6Filter(IPv6Spec{Link: link, Match: m, Dst: dst, AnyDestination: len(dst) == 0, AnyPacketType: true})
+}
+
+func mhVM(l Link, d ...netip.Addr) ([]bpf.Instruction, error)  { return vmFilter(l, MatchMH, d...) }
+func haoVM(l Link, d ...netip.Addr) ([]bpf.Instruction, error) { return vmFilter(l, MatchHAO, d...) }
+func rh2VM(l Link, d ...netip.Addr) ([]bpf.Instruction, error) { return vmFilter(l, MatchRH2, d...) }
+func allVM(l Link, d ...netip.Addr) ([]bpf.Instruction, error) { return vmFilter(l, MatchAll, d...) }
+
 func run(t *testing.T, v *bpf.VM, b []byte) bool {
 	t.Helper()
 	n, err := v.Run(b)
@@ -147,11 +160,11 @@ func TestIPv6Filters(t *testing.T) {
 		{"v4_41", want{}},
 	}
 	for _, link := range []Link{LinkIP, LinkEthernet} {
-		mh := vm(t)(MobilityFilter(link))
-		hao := vm(t)(HomeAddressFilter(link))
-		rh2 := vm(t)(RoutingHeader2Filter(link))
-		all := vm(t)(MIPv6Filter(link))
-		toB := vm(t)(MIPv6Filter(link, netip.MustParseAddr("2001:db8::99"), addrB))
+		mh := vm(t)(mhVM(link))
+		hao := vm(t)(haoVM(link))
+		rh2 := vm(t)(rh2VM(link))
+		all := vm(t)(allVM(link))
+		toB := vm(t)(allVM(link, netip.MustParseAddr("2001:db8::99"), addrB))
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("%d/%s", link, tt.frame), func(t *testing.T) {
 				b := withLink(frame(t, tt.frame), link)
@@ -174,7 +187,7 @@ func TestIPv6Filters(t *testing.T) {
 // loses information), and the cuts that remove what a filter looks at are
 // rejected.
 func TestIPv6FilterTruncated(t *testing.T) {
-	all := vm(t)(MIPv6Filter(LinkIP))
+	all := vm(t)(allVM(LinkIP))
 	for name := range frames {
 		b := frame(t, name)
 		full := run(t, all, b)
@@ -191,13 +204,13 @@ func TestIPv6FilterTruncated(t *testing.T) {
 		f     func(Link, ...netip.Addr) ([]bpf.Instruction, error)
 	}{
 		// The MH of brr starts at 40: 7 of its 8 octets.
-		{"MH 7 octets", "brr", 47, MobilityFilter},
+		{"MH 7 octets", "brr", 47, mhVM},
 		// Up to the Option Type of the HAO (offset 40+6) excluded.
-		{"HAO type missing", "bu_hao", 46, HomeAddressFilter},
+		{"HAO type missing", "bu_hao", 46, haoVM},
 		// Routing Type at 40+2 excluded.
-		{"RH type missing", "ba_rh2", 42, RoutingHeader2Filter},
-		{"IPv6 header only", "bu_hao", 40, MIPv6Filter},
-		{"empty", "bu_hao", 0, MIPv6Filter},
+		{"RH type missing", "ba_rh2", 42, rh2VM},
+		{"IPv6 header only", "bu_hao", 40, allVM},
+		{"empty", "bu_hao", 0, allVM},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -238,7 +251,7 @@ func chain(n int) []byte {
 }
 
 func TestIPv6FilterChainLength(t *testing.T) {
-	v := vm(t)(MobilityFilter(LinkIP))
+	v := vm(t)(mhVM(LinkIP))
 	for n := 0; n <= MaxFilterHeaders+1; n++ {
 		b := chain(n)
 		if _, err := mip6.WalkIPv6(b); err != nil {
@@ -266,7 +279,7 @@ func TestHomeAddressFilterLaterOption(t *testing.T) {
 	if err != nil || l.HomeAddress != hoaA {
 		t.Fatalf("test packet: %v %v", l.HomeAddress, err)
 	}
-	if run(t, vm(t)(HomeAddressFilter(LinkIP)), b) {
+	if run(t, vm(t)(haoVM(LinkIP)), b) {
 		t.Errorf("HAO at offset 14 accepted; the doc says it is not")
 	}
 }
@@ -276,13 +289,13 @@ func TestHomeAddressFilterLaterOption(t *testing.T) {
 func TestIPv6FilterFragmentOffsetOne(t *testing.T) {
 	b := frame(t, "frag_mh")
 	b[42], b[43] = 0, 0x08
-	if run(t, vm(t)(MobilityFilter(LinkIP)), b) {
+	if run(t, vm(t)(mhVM(LinkIP)), b) {
 		t.Errorf("fragment with offset 1 accepted")
 	}
 }
 
 func TestIPv6FilterEthernet(t *testing.T) {
-	v := vm(t)(MIPv6Filter(LinkEthernet))
+	v := vm(t)(allVM(LinkEthernet))
 	bu := frame(t, "bu_hao")
 	if !run(t, v, ethernet(bu, 0x86dd)) {
 		t.Errorf("BU in Ethernet rejected")
@@ -296,7 +309,7 @@ func TestIPv6FilterEthernet(t *testing.T) {
 		t.Errorf("VLAN-tagged frame accepted")
 	}
 	// An IP-link filter must not take an Ethernet frame for IPv6.
-	if run(t, vm(t)(MIPv6Filter(LinkIP)), ethernet(bu, 0x86dd)) {
+	if run(t, vm(t)(allVM(LinkIP)), ethernet(bu, 0x86dd)) {
 		t.Errorf("LinkIP filter accepted an Ethernet frame")
 	}
 }
@@ -309,16 +322,16 @@ func TestIPv6FilterManyDestinations(t *testing.T) {
 		dst = append(dst, netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0xff, 15: byte(i)}))
 	}
 	bu := frame(t, "bu_hao") // to addrB
-	v := vm(t)(MIPv6Filter(LinkEthernet, dst...))
+	v := vm(t)(allVM(LinkEthernet, dst...))
 	if run(t, v, ethernet(bu, 0x86dd)) {
 		t.Errorf("BU to an address not in the list accepted")
 	}
-	v = vm(t)(MIPv6Filter(LinkEthernet, append(dst, addrB)...))
+	v = vm(t)(allVM(LinkEthernet, append(dst, addrB)...))
 	if !run(t, v, ethernet(bu, 0x86dd)) {
 		t.Errorf("BU to the last address of the list rejected")
 	}
 	// Differing only in the last word.
-	v = vm(t)(MIPv6Filter(LinkIP, netip.MustParseAddr("2001:db8:1::c")))
+	v = vm(t)(allVM(LinkIP, netip.MustParseAddr("2001:db8:1::c")))
 	if run(t, v, bu) {
 		t.Errorf("BU to 2001:db8:1::b accepted by a filter for ::c")
 	}
@@ -348,7 +361,7 @@ func TestIPv6FilterErrors(t *testing.T) {
 func TestSnaplen(t *testing.T) {
 	bu := frame(t, "bu_hao")
 	for _, tt := range []struct{ snap, want uint32 }{{0, DefaultSnaplen}, {96, 96}} {
-		v := vm(t)(IPv6Filter(IPv6Spec{Match: MatchAll, Snaplen: tt.snap}))
+		v := vm(t)(IPv6Filter(IPv6Spec{Match: MatchAll, Snaplen: tt.snap, AnyDestination: true, AnyPacketType: true}))
 		n, err := v.Run(bu)
 		if err != nil || uint32(n) != tt.want {
 			t.Errorf("snaplen %d: Run = %d, %v; want %d", tt.snap, n, err, tt.want)
@@ -372,8 +385,8 @@ func TestIPv4Filters(t *testing.T) {
 		{"tcp", want{}},
 	}
 	for _, link := range []Link{LinkIP, LinkEthernet} {
-		udp := vm(t)(IPv4UDPPortFilter(link, mip6.UDPPortDSMIP))
-		p41 := vm(t)(IPv4ProtocolFilter(link, mip6.ProtoIPv6))
+		udp := vm(t)(ipv4UDPPortFilter(link, mip6.UDPPortDSMIP, false))
+		p41 := vm(t)(ipv4ProtocolFilter(link, mip6.ProtoIPv6, false))
 		for _, tt := range tests {
 			b := withLink(frame(t, tt.frame), link)
 			got := want{udp: run(t, udp, b), p41: run(t, p41, b)}
@@ -386,11 +399,104 @@ func TestIPv4Filters(t *testing.T) {
 	// its octets read 4191 where the port would be.
 	b := frame(t, "v4udp")
 	b[6], b[7] = 0, 3
-	if run(t, vm(t)(IPv4UDPPortFilter(LinkIP, mip6.UDPPortDSMIP)), b) {
+	if run(t, vm(t)(ipv4UDPPortFilter(LinkIP, mip6.UDPPortDSMIP, false)), b) {
 		t.Errorf("non-first fragment accepted")
 	}
 	// Cut inside the UDP header before the destination port.
-	if run(t, vm(t)(IPv4UDPPortFilter(LinkIP, mip6.UDPPortDSMIP)), frame(t, "v4udp")[:23]) {
+	if run(t, vm(t)(ipv4UDPPortFilter(LinkIP, mip6.UDPPortDSMIP, false)), frame(t, "v4udp")[:23]) {
 		t.Errorf("truncated datagram accepted")
+	}
+}
+
+// TestFiltersNeedDestination: a daemon's filter without its own addresses
+// is an error, not a filter that matches any destination.
+func TestFiltersNeedDestination(t *testing.T) {
+	for name, f := range map[string]func(Link, ...netip.Addr) ([]bpf.Instruction, error){
+		"MobilityFilter": MobilityFilter, "HomeAddressFilter": HomeAddressFilter,
+		"RoutingHeader2Filter": RoutingHeader2Filter, "MIPv6Filter": MIPv6Filter,
+	} {
+		if _, err := f(LinkIP); err == nil {
+			t.Errorf("%s without destination succeeded", name)
+		}
+		if _, err := f(LinkIP, addrB); err != nil {
+			t.Errorf("%s(%v): %v", name, addrB, err)
+		}
+	}
+	if _, err := IPv6Filter(IPv6Spec{Match: MatchMH}); err == nil {
+		t.Error("IPv6Spec without Dst nor AnyDestination succeeded")
+	}
+	if _, err := IPv6Filter(IPv6Spec{Match: MatchMH, AnyDestination: true}); err != nil {
+		t.Errorf("AnyDestination: %v", err)
+	}
+}
+
+// TestPacketTypeCheck: every filter a daemon gets starts with the packet
+// type check and is otherwise the program the VM tests run. The check is
+// compared with linux/filter.h and linux/if_packet.h, not with x/net/bpf:
+// ld [SKF_AD_OFF + SKF_AD_PKTTYPE] is BPF_LD|BPF_W|BPF_ABS (0x20) with k =
+// -0x1000 + 4; PACKET_HOST is 0, PACKET_OUTGOING 4; anything else jumps to
+// the program's final "ret #0".
+func TestPacketTypeCheck(t *testing.T) {
+	type pair struct {
+		strict, vm func() ([]bpf.Instruction, error)
+	}
+	pairs := map[string]pair{}
+	for _, link := range []Link{LinkIP, LinkEthernet} {
+		for name, f := range map[string]func(Link, ...netip.Addr) ([]bpf.Instruction, error){
+			"MH": MobilityFilter, "HAO": HomeAddressFilter, "RH2": RoutingHeader2Filter, "all": MIPv6Filter,
+		} {
+			m := map[string]Match{"MH": MatchMH, "HAO": MatchHAO, "RH2": MatchRH2, "all": MatchAll}[name]
+			pairs[fmt.Sprintf("%s/%d", name, link)] = pair{
+				func() ([]bpf.Instruction, error) { return f(link, addrA, addrB) },
+				func() ([]bpf.Instruction, error) { return vmFilter(link, m, addrA, addrB) },
+			}
+		}
+		pairs[fmt.Sprintf("UDP/%d", link)] = pair{
+			func() ([]bpf.Instruction, error) { return IPv4UDPPortFilter(link, mip6.UDPPortDSMIP) },
+			func() ([]bpf.Instruction, error) { return ipv4UDPPortFilter(link, mip6.UDPPortDSMIP, false) },
+		}
+		pairs[fmt.Sprintf("41/%d", link)] = pair{
+			func() ([]bpf.Instruction, error) { return IPv4ProtocolFilter(link, mip6.ProtoIPv6) },
+			func() ([]bpf.Instruction, error) { return ipv4ProtocolFilter(link, mip6.ProtoIPv6, false) },
+		}
+	}
+	for name, p := range pairs {
+		t.Run(name, func(t *testing.T) {
+			strict, err := p.strict()
+			if err != nil {
+				t.Fatal(err)
+			}
+			base, err := p.vm()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(strict) != len(base)+4 {
+				t.Fatalf("%d instructions, want %d + 4", len(strict), len(base))
+			}
+			if diff := cmp.Diff(base, strict[4:]); diff != "" {
+				t.Errorf("after the check (-vm +strict):\n%s", diff)
+			}
+			raw, err := bpf.Assemble(strict)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := len(raw) - 1
+			if raw[last] != (bpf.RawInstruction{Op: 0x06, K: 0}) {
+				t.Fatalf("last instruction %+v, want ret #0", raw[last])
+			}
+			want := []bpf.RawInstruction{
+				{Op: 0x20, K: 0xfffff004},           // ld [SKF_AD_OFF + SKF_AD_PKTTYPE]
+				{Op: 0x15, Jt: 2, Jf: 0, K: 0},      // jeq #PACKET_HOST, ok
+				{Op: 0x15, Jt: 1, Jf: 0, K: 4},      // jeq #PACKET_OUTGOING, ok
+				{Op: 0x05, K: uint32(last - 3 - 1)}, // ja reject
+			}
+			if diff := cmp.Diff(want, raw[:4]); diff != "" {
+				t.Errorf("check (-want +got):\n%s", diff)
+			}
+			// What the VM tests run is the rest: the VM refuses the load.
+			if _, err := bpf.NewVM(strict); err == nil {
+				t.Error("x/net/bpf VM accepted the pkttype load; the VM tests could run it")
+			}
+		})
 	}
 }

@@ -99,7 +99,7 @@ func FuzzFilter(f *testing.F) {
 	matches := []Match{MatchMH, MatchHAO, MatchRH2, MatchAll, MatchMH | MatchRH2}
 	vms := make([]*bpf.VM, len(matches))
 	for i, m := range matches {
-		ins, err := IPv6Filter(IPv6Spec{Match: m})
+		ins, err := IPv6Filter(IPv6Spec{Match: m, AnyDestination: true, AnyPacketType: true})
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/gomip6/gomip6/internal/netlab"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/google/go-cmp/cmp"
+	"github.com/mdlayher/packet"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -302,7 +303,9 @@ func TestRootCatchAndSend(t *testing.T) {
 // IncludeOutgoing asks for it.
 func TestRootOutgoing(t *testing.T) {
 	r := newRootLab(t)
-	filter, err := Assemble(MobilityFilter(LinkIP))
+	// The packet type check lets PACKET_OUTGOING through: b's own BRR to
+	// a is read back by the IncludeOutgoing listener.
+	filter, err := Assemble(MobilityFilter(LinkIP, addrA, addrB))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +339,7 @@ func TestRootOutgoing(t *testing.T) {
 // short buffers report truncation and Close unblocks a blocked reader.
 func TestRootListenerMechanics(t *testing.T) {
 	r := newRootLab(t)
-	filter, err := Assemble(MobilityFilter(LinkIP))
+	filter, err := Assemble(MobilityFilter(LinkIP, addrB))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,6 +447,78 @@ func TestRootListenerMechanics(t *testing.T) {
 	}
 	if _, _, err := l.Read(buf); !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Read on a closed Listener: %v", err)
+	}
+}
+
+// TestRootPacketType: the kernel runs the packet type check. From a, three
+// BUs to addrB on an AF_PACKET socket with chosen link-layer destinations:
+// a MAC that is not b's (PACKET_OTHERHOST on b, which is promiscuous as a
+// sniffing or bridged interface would be), the all-nodes multicast MAC
+// (PACKET_MULTICAST) and b's own (PACKET_HOST). The daemon's filter
+// (MIPv6Filter) passes only the last; the same program without the check
+// passes all three, so they did arrive.
+func TestRootPacketType(t *testing.T) {
+	r := newRootLab(t)
+	if _, err := r.b.Run("ip", "link", "set", "veth1", "promisc", "on"); err != nil {
+		t.Fatal(err)
+	}
+	strict, err := Assemble(MIPv6Filter(LinkIP, addrB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loose, err := Assemble(IPv6Filter(IPv6Spec{Match: MatchAll, Dst: []netip.Addr{addrB}, AnyPacketType: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := r.listen(t, Config{Filter: strict})
+	ll := r.listen(t, Config{Filter: loose})
+
+	pkts := [][]byte{}
+	for i := range 3 {
+		pkts = append(pkts, build(t, addrA, addrB, netip.Addr{}, netip.Addr{}, &mip6.HomeTestInit{Cookie: [8]byte{byte(i + 1)}}))
+	}
+	macs := []net.HardwareAddr{{2, 0, 0, 0, 0, 0x99}, {0x33, 0x33, 0, 0, 0, 1}, r.ifB.HardwareAddr}
+	if err := r.a.Do(func() error {
+		ifi, err := net.InterfaceByName("veth0")
+		if err != nil {
+			return err
+		}
+		c, err := packet.Listen(ifi, packet.Datagram, unix.ETH_P_IPV6, nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i, p := range pkts {
+			if _, err := c.WriteTo(p, &packet.Addr{HardwareAddr: macs[i]}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := readN(t, ll, 3)
+	types := []uint8{}
+	for _, m := range got {
+		types = append(types, m.PktType)
+	}
+	if diff := cmp.Diff([]uint8{unix.PACKET_OTHERHOST, unix.PACKET_MULTICAST, unix.PACKET_HOST}, types); diff != "" {
+		t.Fatalf("packet types without the check (-want +got):\n%s", diff)
+	}
+	m := readN(t, ls, 1)[0]
+	if diff := cmp.Diff(pkts[2], m.Buf[:m.N]); diff != "" {
+		t.Errorf("with the check, first packet read (-want +got):\n%s", diff)
+	}
+	// Nothing else is queued.
+	if err := ls.SetReadDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	if n, _, err := ls.Read(buf); err == nil {
+		t.Errorf("filter with the check also passed % x", buf[:n])
+	}
+	if pk, _, err := ls.Stats(); err != nil || pk != 1 {
+		t.Errorf("Stats: %d packets passed the filter, %v; want 1", pk, err)
 	}
 }
 
