@@ -194,6 +194,7 @@ func (d *Daemon) counterMap() map[string]uint64 {
 		"ba_send_errors":     c.baSendErrors.Load(),
 		"brr_sent":           c.brrSent.Load(),
 		"be_sent":            c.beSent.Load(),
+		"mpa_sent":           c.mpaSent.Load(),
 		"dad_started":        c.dadStarted.Load(),
 		"dad_duplicate":      c.dadDuplicate.Load(),
 		"dad_busy":           c.dadBusy.Load(),

@@ -135,6 +135,7 @@ type counters struct {
 	rxPackets, rxQueueFull, rxErrors      atomic.Uint64
 	notBU, malformed                      atomic.Uint64
 	baSent, baSendErrors, brrSent, beSent atomic.Uint64
+	mpaSent                               atomic.Uint64
 	dadStarted, dadDuplicate, dadBusy     atomic.Uint64
 	routeErrors, stateSaves, stateErrors  atomic.Uint64
 	byStatus                              [256]atomic.Uint64
@@ -215,7 +216,9 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	}
 
 	// Signalling.
-	filter, err := rawsock.Assemble(rawsock.MobilityFilter(rawsock.LinkIP, cfg.Home.Address))
+	// Mobility Headers, and packets with a Home Address option (Mobile
+	// Prefix Solicitations, §11.4.2), to this home agent.
+	filter, err := rawsock.Assemble(rawsock.MIPv6Filter(rawsock.LinkIP, cfg.Home.Address))
 	if err != nil {
 		return d, err
 	}
@@ -487,7 +490,17 @@ func (d *Daemon) do(ctx context.Context, fn func()) bool {
 // home agent.
 func (d *Daemon) handlePacket(pkt []byte) {
 	l, err := mip6.WalkIPv6(pkt)
-	if err != nil || l.Proto != mip6.ProtoMobility || l.End-l.Offset < 6 {
+	if err != nil {
+		d.c.malformed.Add(1)
+		return
+	}
+	if l.Proto != mip6.ProtoMobility {
+		if l.HAO != 0 {
+			d.handleHAO(pkt, l)
+		}
+		return
+	}
+	if l.End-l.Offset < 6 {
 		d.c.malformed.Add(1)
 		return
 	}

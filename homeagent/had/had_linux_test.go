@@ -679,3 +679,74 @@ func TestDHAAD(t *testing.T) {
 		return
 	}
 }
+
+// TestMobilePrefix: a registered mobile node's Mobile Prefix Solicitation
+// (with its Home Address option, from its care-of address) is answered
+// with a Mobile Prefix Advertisement for the home prefix through a type 2
+// routing header; the same solicitation for a home address without a
+// binding draws a Binding Error status 1 instead.
+func TestMobilePrefix(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	m := l.newMN(l.key, tHoA, "laptop@home.example", 1000)
+	filter, err := rawsock.Assemble(rawsock.MIPv6Filter(rawsock.LinkIP, tCoA))
+	must(t, err)
+	var rx *rawsock.Listener
+	must(t, l.mn.Do(func() (err error) {
+		rx, err = rawsock.Listen(&netInterfaceAny, rawsock.Config{Filter: filter})
+		return err
+	}))
+	defer rx.Close()
+	mps := func(hoa netip.Addr) {
+		body, err := mip6.AppendICMP(nil, &mip6.MobilePrefixSolicitation{Identifier: 99})
+		must(t, err)
+		mip6.SetICMPChecksum(body, hoa, tHA)
+		pkt := mip6.AppendIPv6Header(nil, uint16(24+len(body)), mip6.ProtoDestOpts, 64, tCoA, tHA)
+		pkt = mip6.AppendHomeAddressDestOpts(pkt, mip6.ProtoICMPv6, hoa)
+		must(t, m.tx.Send(append(pkt, body...), 0))
+	}
+	// wait returns the first packet matching f within 3 s.
+	wait := func(what string, f func(b []byte, l mip6.PacketLayout) bool) {
+		buf := make([]byte, 2048)
+		rx.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for {
+			n, _, err := rx.Read(buf)
+			if err != nil {
+				t.Fatalf("no %s: %v", what, err)
+			}
+			lay, err := mip6.WalkIPv6(buf[:n])
+			if err == nil && f(buf[:n], lay) {
+				return
+			}
+		}
+	}
+
+	// Without a binding: Binding Error 1.
+	mps(tHoA)
+	wait("binding error", func(b []byte, lay mip6.PacketLayout) bool {
+		if lay.Proto != mip6.ProtoMobility {
+			return false
+		}
+		msg, err := mip6.ParseMessage(b[lay.Offset:lay.End])
+		be, ok := msg.(*mip6.BindingError)
+		return err == nil && ok && be.Status == mip6.BEUnknownHomeAddress && be.HomeAddress == tHoA
+	})
+
+	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
+	mps(tHoA)
+	wait("mobile prefix advertisement", func(b []byte, lay mip6.PacketLayout) bool {
+		if lay.Proto != mip6.ProtoICMPv6 || lay.RH2Address != tHoA || b[lay.Offset] != mip6.ICMPMobilePrefixAdvert {
+			return false
+		}
+		if !mip6.VerifyICMPChecksum(b[lay.Offset:lay.End], lay.PseudoSrc, lay.PseudoDst) {
+			t.Error("MPA checksum does not verify")
+		}
+		msg, err := mip6.ParseICMP(b[lay.Offset:lay.End])
+		mpa, ok := msg.(*mip6.MobilePrefixAdvertisement)
+		if err != nil || !ok || mpa.Identifier != 99 {
+			t.Fatalf("MPA %+v, %v", msg, err)
+		}
+		t.Logf("MPA: %+v", mpa)
+		return true
+	})
+}
