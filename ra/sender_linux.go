@@ -49,6 +49,12 @@ type SenderConfig struct {
 	OnRA func(src netip.Addr, ra *mip6.RouterAdvertisement)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Passive listens without advertising: no RAs (not even the final
+	// one), Router Solicitations ignored, but other routers' RAs still
+	// read and the Home Agents List kept, with this home agent's own
+	// entry (for DHAAD). For a home link where radvd advertises (RFC
+	// 6275 §10.5.1: the home agent still learns the other home agents).
+	Passive bool
 }
 
 // Sender is the home agent's built-in RA sender on one home link (Linux):
@@ -224,6 +230,10 @@ func (s *Sender) sendLoop() {
 	defer s.sendWG.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	if s.cfg.Passive {
+		s.passiveLoop()
+		return
+	}
 	for {
 		now := s.cfg.Now()
 		if s.sched.Due(now) {
@@ -254,6 +264,24 @@ func (s *Sender) final() {
 		time.Sleep(d)
 	}
 	s.report(s.send(s.params.Load().FinalRouterAdvertisement()))
+}
+
+// passiveLoop is sendLoop without sending: it only expires the Home
+// Agents List.
+func (s *Sender) passiveLoop() {
+	t := time.NewTicker(expireEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.rs: // nobody to answer
+		case <-t.C:
+			if s.cfg.HAList != nil {
+				s.cfg.HAList.Expire(s.cfg.Now())
+			}
+		}
+	}
 }
 
 func (s *Sender) readLoop() {

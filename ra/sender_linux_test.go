@@ -228,3 +228,61 @@ func TestSenderLab(t *testing.T) {
 		t.Errorf("sender error: %v", err)
 	}
 }
+
+// TestSenderPassive: with Passive the sender advertises nothing, answers
+// no solicitation, but learns the other home agents from their RAs (here
+// radvd's) and keeps its own entry for DHAAD.
+func TestSenderPassive(t *testing.T) {
+	netlab.SkipUnlessRoot(t)
+	lab, err := netlab.New(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rtr, err := lab.NS("rtr")
+	must(err)
+	ha2, err := lab.NS("ha2")
+	must(err)
+	must(rtr.DisableDAD())
+	must(ha2.DisableDAD())
+	must(lab.Link(rtr, "eth0", ha2, "eth0"))
+	must(rtr.Addr("eth0", "2001:db8:100::1/64"))
+	must(rtr.Forwarding(true, false))
+	must(ha2.Addr("eth0", "2001:db8:100::2/64"))
+	must(ha2.Forwarding(true, false))
+	_, err = ha2.StartRadvd("eth0", netlab.RA{Extra: `AdvHomeAgentFlag on;
+	prefix 2001:db8:100::2/64 { AdvOnLink on; AdvAutonomous on; AdvRouterAddr on; };`})
+	must(err)
+
+	c := mustConf(t, "")
+	c.Home.Interface = "eth0"
+	halist := NewHAList(c.Home.Prefix, nil)
+	var s *Sender
+	must(rtr.Do(func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		s, err = Listen("eth0", SenderConfig{Params: ParamsFromConfig(c, ifi.HardwareAddr), Timing: TimingFromConfig(c),
+			HAList: halist, Passive: true})
+		return err
+	}))
+	t.Cleanup(func() { s.Close() })
+	waitFor(t, "radvd's home agent in the list", 10*time.Second, func() (bool, string) {
+		rep := halist.DHAADReply(&mip6.HomeAgentDiscoveryRequest{}, time.Now())
+		return len(rep.HomeAgents) == 2, fmt.Sprintf("%v", rep.HomeAgents)
+	})
+	// A solicitation to our router: no answer.
+	if out, err := ha2.Run("rdisc6", "-1", "-n", "-r", "1", "-w", "1000", "eth0"); err == nil && strings.Contains(out, "2001:db8:100::1/64") {
+		t.Errorf("passive sender answered a solicitation:\n%s", out)
+	}
+	must(s.Close())
+	if st := s.Stats(); st.RAsSent != 0 || st.RAsReceived == 0 {
+		t.Errorf("stats %+v: want no RA sent, radvd's received", st)
+	}
+}

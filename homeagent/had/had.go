@@ -23,7 +23,6 @@ import (
 	"github.com/gomip6/gomip6/internal/control"
 	"github.com/gomip6/gomip6/internal/daemon"
 	"github.com/gomip6/gomip6/internal/ndproxy"
-	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/ra"
@@ -255,30 +254,20 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		}
 	}
 
-	// Router advertisements.
+	// Router advertisements, or with them off (radvd advertises), a
+	// passive listener that still learns the other home agents from the
+	// link's RAs and keeps our own entry for DHAAD (§10.5.1).
 	d.halist = ra.NewHAList(cfg.Home.Prefix, nil)
-	if cfg.RouterAdvertisements.Enabled {
-		if d.ras, err = ra.Listen(cfg.Home.Interface, ra.SenderConfig{
-			Params: ra.ParamsFromConfig(cfg, d.home.HardwareAddr),
-			Timing: ra.TimingFromConfig(cfg),
-			HAList: d.halist,
-			OnError: func(err error) {
-				d.log.Warn("router advertisements", zap.Error(err), daemon.Iface(cfg.Home.Interface))
-			},
-		}); err != nil {
-			return d, err
-		}
-	}
-
-	if !cfg.RouterAdvertisements.Enabled {
-		// Without our RAs the list has no entry for us: put it there, so
-		// that DHAAD replies name this home agent (§10.5.1 keeps it
-		// anyway; the RA sender does this when it runs).
-		d.halist.SetSelf(ra.HomeAgent{
-			LinkLocal:  netif.LinkLocal(d.home),
-			Addresses:  []netip.Addr{cfg.Home.Address},
-			Preference: cfg.RouterAdvertisements.HAPreference,
-		})
+	if d.ras, err = ra.Listen(cfg.Home.Interface, ra.SenderConfig{
+		Params:  ra.ParamsFromConfig(cfg, d.home.HardwareAddr),
+		Timing:  ra.TimingFromConfig(cfg),
+		HAList:  d.halist,
+		Passive: !cfg.RouterAdvertisements.Enabled,
+		OnError: func(err error) {
+			d.log.Warn("router advertisements", zap.Error(err), daemon.Iface(cfg.Home.Interface))
+		},
+	}); err != nil {
+		return d, err
 	}
 	if err := d.openDHAAD(); err != nil {
 		return d, err
