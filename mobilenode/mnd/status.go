@@ -1,0 +1,129 @@
+package mnd
+
+import (
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/gomip6/gomip6/internal/control"
+	"github.com/gomip6/gomip6/mobilenode"
+	"github.com/gomip6/gomip6/tunnel"
+)
+
+// Status is the mobile node's /v1/status object (SPEC.md "Control API").
+type Status struct {
+	// Role is "mn".
+	Role string `json:"role"`
+	// HomeAddress, HomeAgent: from mnd.toml.
+	HomeAddress netip.Addr `json:"home_address"`
+	// CareOfAddress is the current care-of address; empty at home and
+	// before the first one.
+	CareOfAddress netip.Addr `json:"care_of_address"`
+	// AtHome is true on the home link (RFC 6275 §11.5.5).
+	AtHome    bool       `json:"at_home"`
+	HomeAgent netip.Addr `json:"home_agent"`
+	// Registered is true while the home agent holds a binding for the
+	// current care-of address.
+	Registered bool `json:"registered"`
+	// Encapsulation is how the tunnel carries packets: "ipv6" (the only
+	// one implemented yet, RFC 2473), "ipv4" or "udp4" later (RFC 5555).
+	Encapsulation string `json:"encapsulation"`
+	// Interface is the access interface in use, State the home
+	// registration's state (mobilenode.State names).
+	Interface string `json:"interface,omitempty"`
+	State     string `json:"state"`
+	// Bindings is the Binding Update List (RFC 6275 §11.1).
+	Bindings []BindingStatus `json:"bindings"`
+}
+
+// BindingStatus is one Binding Update List entry in the status.
+type BindingStatus struct {
+	Peer          netip.Addr `json:"peer"`
+	HomeAddress   netip.Addr `json:"home_address"`
+	CareOfAddress netip.Addr `json:"care_of_address"`
+	Home          bool       `json:"home_registration"`
+	State         string     `json:"state"`
+	Sequence      uint16     `json:"sequence"`
+	// LifetimeS is the lifetime granted, LifetimeRemainingS what is left
+	// of it (0 when the peer holds no binding).
+	LifetimeS          float64 `json:"lifetime_s"`
+	LifetimeRemainingS float64 `json:"lifetime_remaining_s"`
+}
+
+// bindingStatus converts a BUL entry at now.
+func bindingStatus(e mobilenode.BULEntry, now time.Time) BindingStatus {
+	b := BindingStatus{
+		Peer:          e.Peer,
+		HomeAddress:   e.HomeAddress,
+		CareOfAddress: e.BoundCareOf,
+		Home:          e.Home,
+		State:         e.State.String(),
+		Sequence:      e.Sequence,
+	}
+	if e.HasBinding(now) {
+		b.LifetimeS = e.Lifetime.Seconds()
+		b.LifetimeRemainingS = e.Expires.Sub(now).Truncate(time.Second).Seconds()
+	}
+	return b
+}
+
+// Counters are the daemon's event counters, for /v1/metrics.
+type Counters struct {
+	BUSent         uint64
+	BAReceived     uint64
+	MHIgnored      uint64
+	Registrations  uint64
+	Moves          uint64
+	ReturnedHome   uint64
+	LinkEvents     uint64
+	RAReceived     uint64
+	RAInvalid      uint64
+	ParamProblems  uint64
+	SendErrors     uint64
+	RouteErrors    uint64
+	LostConnection uint64
+}
+
+// writeMetrics writes the Prometheus text of st, c and the tunnel's
+// counters.
+func writeMetrics(w io.Writer, st Status, c Counters, tc *tunnel.Snapshot) error {
+	m := control.NewMetrics(w)
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	m.Gauge("mip6_mn_registered", "1 while the home agent holds a binding for the current care-of address.", b(st.Registered))
+	m.Gauge("mip6_mn_at_home", "1 while the mobile node is on its home link.", b(st.AtHome))
+	m.Counter("mip6_mn_binding_updates_sent_total", "Binding Updates sent to the home agent.", c.BUSent)
+	m.Counter("mip6_mn_binding_acks_received_total", "Binding Acknowledgements, Refresh Requests and Errors from the home agent that were acted on.", c.BAReceived)
+	m.Counter("mip6_mn_mobility_headers_ignored_total", "Mobility Headers received and ignored (unauthenticated, unexpected, malformed).", c.MHIgnored)
+	m.Counter("mip6_mn_registrations_total", "Registrations the home agent accepted.", c.Registrations)
+	m.Counter("mip6_mn_moves_total", "Moves to a new care-of address.", c.Moves)
+	m.Counter("mip6_mn_returned_home_total", "Returns to the home link.", c.ReturnedHome)
+	m.Counter("mip6_mn_connectivity_lost_total", "Times no access interface was usable.", c.LostConnection)
+	m.Counter("mip6_mn_link_events_total", "Link up and down events of the access interfaces.", c.LinkEvents)
+	m.Counter("mip6_mn_router_advertisements_total", "Valid Router Advertisements received.", c.RAReceived)
+	m.Counter("mip6_mn_router_advertisements_invalid_total", "Router Advertisements that failed RFC 4861 validation.", c.RAInvalid)
+	m.Counter("mip6_mn_parameter_problems_total", "ICMPv6 Parameter Problems about our Home Address option.", c.ParamProblems)
+	m.Counter("mip6_mn_send_errors_total", "Signalling packets the kernel refused to send.", c.SendErrors)
+	m.Counter("mip6_mn_route_errors_total", "Route, rule or address changes that failed.", c.RouteErrors)
+	if tc != nil {
+		for d := tunnel.Direction(0); d < tunnel.NumDirections; d++ {
+			for r := tunnel.Reason(0); r < tunnel.NumReasons; r++ {
+				if v := tc.Get(d, r); v.Packets != 0 {
+					m.Counter("mip6_tunnel_packets_total", "Packets through the tunnel by direction and outcome.", v.Packets, "direction", d.String(), "reason", r.String())
+				}
+			}
+		}
+		for d := tunnel.Direction(0); d < tunnel.NumDirections; d++ {
+			for r := tunnel.Reason(0); r < tunnel.NumReasons; r++ {
+				if v := tc.Get(d, r); v.Packets != 0 {
+					m.Counter("mip6_tunnel_bytes_total", "Octets through the tunnel by direction and outcome.", v.Bytes, "direction", d.String(), "reason", r.String())
+				}
+			}
+		}
+	}
+	return m.Err()
+}
