@@ -435,6 +435,7 @@ func (d *Daemon) loop(ctx context.Context, reload <-chan *conf.HA) {
 			d.dadRuns--
 			d.completeDAD(r)
 		case <-expiry.C:
+			d.refreshRequests(d.now())
 			d.expire()
 		case <-housekeeping.C:
 			d.housekeeping()
@@ -451,11 +452,16 @@ func (d *Daemon) loop(ctx context.Context, reload <-chan *conf.HA) {
 	}
 }
 
+// armExpiry sets the timer for the next binding expiry or refresh
+// request, whichever comes first.
 func (d *Daemon) armExpiry(t *time.Timer) {
-	next, ok := d.ha.NextExpiry()
 	wait := time.Hour
-	if ok {
-		wait = max(next.Sub(d.now()), 0)
+	now := d.now()
+	if next, ok := d.ha.NextExpiry(); ok {
+		wait = min(wait, max(next.Sub(now), 0))
+	}
+	if next, ok := d.ha.NextRefresh(); ok {
+		wait = min(wait, max(next.Sub(now), 0))
 	}
 	t.Reset(wait)
 }

@@ -69,12 +69,11 @@ func (d *Daemon) refreshRequests(now time.Time) {
 }
 
 // housekeeping runs every second on the loop: other home agents' entries
-// whose lifetime ran out leave the Home Agents List (§10.5.1), bindings
-// about to lapse get a refresh request, learned path MTUs age.
+// whose lifetime ran out leave the Home Agents List (§10.5.1), learned
+// path MTUs age.
 func (d *Daemon) housekeeping() {
 	now := d.now()
 	d.halist.Expire(now)
-	d.refreshRequests(now)
 	if now.Sub(d.lastAging) >= time.Minute {
 		// Learned path MTUs go back up after tunnel.PathMTUAge (RFC 8201
 		// §4), so a forged Packet Too Big cannot shrink a tunnel for good.
