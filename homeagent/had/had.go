@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,8 @@ const (
 	// rxBufSize holds any Binding Update (mip6.MaxMHLen) behind its IPv6
 	// header and extension headers.
 	rxBufSize = 4096
+	// mpaPerTick paces unsolicited Mobile Prefix Advertisements.
+	mpaPerTick = 1000
 )
 
 // Options are the knobs of a Daemon that are not in had.toml.
@@ -105,6 +108,9 @@ type Daemon struct {
 	buf       []byte // BA being built
 	pkt       []byte // packet being sent
 	lastAging time.Time
+	// mpaQueue are the home addresses still owed an unsolicited Mobile
+	// Prefix Advertisement, sent mpaPerTick a second.
+	mpaQueue []netip.Addr
 
 	c counters
 }
@@ -717,12 +723,26 @@ func (d *Daemon) reload(cfg *conf.HA) {
 		d.dirty = true
 		d.log.Info("binding dropped by reload", zap.String("event", "binding_deleted"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf))
 	}
+	oldPrefix := ra.ParamsFromConfig(d.cfg, nil).MobilePrefixAdvertisement(0)
 	if d.ras != nil {
 		if err := d.ras.SetParams(ra.ParamsFromConfig(cfg, d.home.HardwareAddr)); err != nil {
 			d.log.Warn("reload: router advertisements unchanged", zap.Error(err))
 		}
 	}
 	d.cfg = cfg
+	if !reflect.DeepEqual(oldPrefix, ra.ParamsFromConfig(cfg, nil).MobilePrefixAdvertisement(0)) {
+		// The home prefix's information changed (its lifetimes): tell
+		// every mobile node away from home with an unsolicited Mobile
+		// Prefix Advertisement (RFC 6275 §10.6.2).
+		// Paced by housekeeping: a large cache must not burst.
+		d.mpaQueue = d.mpaQueue[:0]
+		d.ha.Cache().Range(func(e binding.Entry) bool {
+			if e.CareOf.Is6() {
+				d.mpaQueue = append(d.mpaQueue, e.HomeAddress)
+			}
+			return true
+		})
+	}
 	d.log.Info("configuration reloaded", zap.Int("mobile_nodes", len(cfg.MobileNodes)), zap.Int("dropped", len(dropped)))
 }
 
