@@ -278,6 +278,9 @@ type engine struct {
 	ifByIndex map[int]string
 	ifIndex   map[string]int
 	linkUp    map[string]bool
+	// relink are the interfaces that went down since the last plan was
+	// applied: their routes are replaced whatever the plan says.
+	relink    map[string]bool
 	rsPending map[string]bool
 	routers   map[string]netip.Addr   // last default router seen per interface
 	raSeen    map[string][]netip.Addr // routers heard since the link came up
@@ -314,6 +317,7 @@ func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 		ifByIndex: map[int]string{},
 		ifIndex:   map[string]int{},
 		linkUp:    map[string]bool{},
+		relink:    map[string]bool{},
 		rsPending: map[string]bool{},
 		routers:   map[string]netip.Addr{},
 		raSeen:    map[string][]netip.Addr{},
@@ -636,11 +640,13 @@ func (r *engine) linkDown(name string) {
 	r.d.count(func(c *Counters) { c.LinkEvents++ })
 	r.log.Info("link down", zap.String("event", "link"), daemon.Iface(name), zap.Bool("up", false))
 	// An interface taken down administratively loses its routes in the
-	// kernel; forget ours through it so that the next plan installs them
-	// again even when it is the same (the link comes back on the same
-	// network). Replacing a route that survived (carrier loss) is
-	// harmless.
-	r.plan.Routes = slices.DeleteFunc(slices.Clone(r.plan.Routes), func(rt Route) bool { return rt.Dev == name })
+	// kernel, one that only lost its carrier keeps them: we cannot tell
+	// which, so the next plan replaces our routes through it even when
+	// they are the same (the link comes back on the same network), and
+	// still deletes the ones it no longer has (a route through the
+	// previous network's router must not outlive the move: it would
+	// send the de-registration to a router that is gone).
+	r.relink[name] = true
 	r.moves(r.mov.LinkDown(name, time.Now()))
 }
 
@@ -882,6 +888,7 @@ func (r *engine) goAway(ev mobilenode.MoveEvent) {
 		CareOf:      ev.CareOf,
 		HomeAddress: r.cfg.HomeAddress,
 		HomeAgent:   r.cfg.HomeAgent,
+		HomePrefix:  r.cfg.HomePrefix,
 	}))
 	if r.hoaOnIface != "" {
 		if err := r.addrDel(r.hoaOnIface, netip.PrefixFrom(r.cfg.HomeAddress, r.cfg.HomePrefix.Bits())); err != nil {

@@ -322,3 +322,31 @@ func TestHomeAgentsAnycast(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanAwayHomePrefix: away from home, the home prefix goes into the
+// tunnel too (the home link's on-link route learned at home would send
+// those packets out of the foreign link), and the home agent's host route
+// still wins inside it; coming home deletes it.
+func TestPlanAwayHomePrefix(t *testing.T) {
+	hp := netip.MustParsePrefix("2001:db8:100::/64")
+	p := PlanAway(Away{Tunnel: "mip0", Iface: "a0", Router: tRouter, CareOf: tCoA1, HomeAddress: tHoA, HomeAgent: tHA, HomePrefix: hp})
+	want := Route{Table: 254, Dst: hp, Metric: 1, Dev: "mip0", Src: tHoA}
+	found := false
+	for _, r := range p.Routes {
+		found = found || r == want
+	}
+	if !found {
+		t.Fatalf("no home prefix route in %v", p.Routes)
+	}
+	if p.Routes[0].Dst != netip.PrefixFrom(tHA, 128) {
+		t.Errorf("first route %v, want the home agent's host route", p.Routes[0])
+	}
+	c := Diff(p, PlanHome("a0", tRouter, tHoA))
+	deleted := false
+	for _, r := range c.Delete {
+		deleted = deleted || r == want
+	}
+	if !deleted {
+		t.Errorf("coming home keeps the home prefix in the tunnel: %+v", c)
+	}
+}

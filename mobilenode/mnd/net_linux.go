@@ -28,6 +28,15 @@ import (
 // order of Diff.
 func (r *engine) apply(p Plan) {
 	c := Diff(r.plan, p)
+	if len(r.relink) > 0 {
+		c.Replace = c.Replace[:0]
+		for _, rt := range p.Routes {
+			if r.relink[rt.Dev] || !slices.Contains(r.plan.Routes, rt) {
+				c.Replace = append(c.Replace, rt)
+			}
+		}
+		clear(r.relink)
+	}
 	for _, rt := range c.Replace {
 		nr, err := r.nlRoute(rt)
 		if err == nil {

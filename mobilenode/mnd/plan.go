@@ -104,6 +104,11 @@ type Away struct {
 	Router netip.Addr
 	// CareOf, HomeAddress and HomeAgent are the binding's addresses.
 	CareOf, HomeAddress, HomeAgent netip.Addr
+	// HomePrefix is the home subnet prefix: routed into the tunnel too,
+	// over the on-link route the home link's RA left on the access
+	// interface (valid for days), which would otherwise send packets for
+	// home-link hosts out of the foreign link as Neighbor Solicitations.
+	HomePrefix netip.Prefix
 	// Table is the policy table for care-of-sourced traffic.
 	Table int
 }
@@ -120,6 +125,10 @@ type Away struct {
 //     the physical interface and never loop into mip0. It is a host route,
 //     more specific than any default, so it wins whatever else is there.
 //     (Left out while the home agent is unknown: DHAAD finds it.)
+//   - HOMEPREFIX dev mip0 src HoA metric 1 (main): hosts of the home link
+//     are reached through the tunnel like everything else; the on-link
+//     route of the home prefix that the kernel learned at home (metric
+//     256, days of lifetime) stays and loses.
 //   - default via router dev IFACE metric 1 in Table, with the rule
 //     "from CoA lookup Table": anything sourced from the care-of address
 //     (return routability's Care-of Test Init, a socket bound to the
@@ -139,6 +148,9 @@ func PlanAway(a Away) Plan {
 			{Table: mainTable, Dst: defaultRoute, Metric: RouteMetric, Dev: a.Tunnel, Src: a.HomeAddress},
 		},
 		Rules: []Rule{{Src: netip.PrefixFrom(a.CareOf, 128), Table: table, Priority: RulePriority}},
+	}
+	if a.HomePrefix.IsValid() {
+		p.Routes = append(p.Routes, Route{Table: mainTable, Dst: a.HomePrefix.Masked(), Metric: RouteMetric, Dev: a.Tunnel, Src: a.HomeAddress})
 	}
 	if a.HomeAgent.IsValid() {
 		// First: the Binding Update needs it.
