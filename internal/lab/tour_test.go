@@ -37,9 +37,8 @@ func daemonBinaries(t *testing.T) string {
 }
 
 // TestTourIPv6 runs the real had and mnd through home -> A -> home -> A ->
-// home with the
-// live flow: registration from A, the flow and the TCP connection carried
-// through the tunnel, de-registration at home. Link B waits for DSMIPv6
+// home with the live flow: registration from A, the flow and the TCP
+// connection carried through the tunnel, de-registration at home. Link B waits for DSMIPv6
 // (issue 8).
 func TestTourIPv6(t *testing.T) {
 	netlab.SkipUnlessRoot(t)
