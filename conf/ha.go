@@ -89,6 +89,14 @@ type RouterAdvertisements struct {
 	// MTU, when not 0, is advertised in an MTU option (RFC 4861 §4.6.4);
 	// at least 1280 (RFC 8200 §5). Default 0: no MTU option.
 	MTU uint32 `toml:"mtu,omitempty"`
+	// RetransTimer is the home link's RetransTimer, advertised in the RAs'
+	// Retrans Timer field (RFC 4861 §6.2.1 AdvRetransTimer), whole
+	// milliseconds, and used by the home agent's own Duplicate Address
+	// Detection of a new home registration (RFC 6275 §10.3.1), which
+	// otherwise waits RFC 4861's 1 s: a shorter value on a LAN shortens
+	// the first registration after leaving home. Default 0: unspecified
+	// (hosts keep 1 s, and so does the home agent).
+	RetransTimer Duration `toml:"retrans_timer,omitempty"`
 }
 
 // MobileNode is one [[mobile_node]]: a mobile node allowed to register, and
@@ -286,6 +294,7 @@ func (d *decoder) validateRA(c *HA) {
 		kHAL         = "router_advertisements.ha_lifetime"
 		kValid, kPrf = "router_advertisements.prefix_valid_lifetime", "router_advertisements.prefix_preferred_lifetime"
 		kMTU         = "router_advertisements.mtu"
+		kRetrans     = "router_advertisements.retrans_timer"
 	)
 	// ha_preference needs no check: every int16 is a valid preference
 	// (RFC 6275 §7.4), and the decoder refused values outside int16.
@@ -397,6 +406,19 @@ func (d *decoder) validateRA(c *HA) {
 	if d.usable(kMTU) && ra.MTU != 0 && ra.MTU < 1280 {
 		d.bad[kMTU] = true
 		d.addf(kMTU, "%d is below 1280, the IPv6 minimum link MTU (RFC 8200 §5); 0 leaves the MTU option out", ra.MTU)
+	}
+	if d.usable(kRetrans) && ra.RetransTimer != 0 {
+		rt := time.Duration(ra.RetransTimer)
+		switch {
+		case rt%time.Millisecond != 0:
+			d.bad[kRetrans] = true
+			d.addf(kRetrans, "%s is not a whole number of milliseconds (RFC 4861 §4.2)", rt)
+		case rt < 10*time.Millisecond || rt > 10*time.Second:
+			// Not RFC limits: below 10 ms a busy host's answer to a DAD
+			// probe can miss the window; above 10 s nothing works.
+			d.bad[kRetrans] = true
+			d.addf(kRetrans, "%s is outside 10ms..10s; 0 leaves it unspecified (1 s)", rt)
+		}
 	}
 }
 

@@ -493,3 +493,22 @@ func TestLoadMissingFile(t *testing.T) {
 		}
 	}
 }
+
+func TestRetransTimer(t *testing.T) {
+	base := "[home]\ninterface = \"eth1\"\nprefix = \"2001:db8:100::/64\"\naddress = \"2001:db8:100::1\"\n[router_advertisements]\n"
+	for _, tc := range []struct {
+		v    string
+		want string // "" = valid
+	}{
+		{`"100ms"`, ""},
+		{`"0s"`, ""},
+		{`"1500us"`, "not a whole number of milliseconds"},
+		{`"5ms"`, "outside 10ms..10s"},
+		{`"11s"`, "outside 10ms..10s"},
+	} {
+		_, err := ParseHA([]byte(base + "retrans_timer = " + tc.v + "\n"))
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), "router_advertisements.retrans_timer: ") || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("retrans_timer = %s: %v, want %q", tc.v, err, tc.want)
+		}
+	}
+}

@@ -39,6 +39,9 @@ type Params struct {
 	ValidLifetime, PreferredLifetime time.Duration
 	// MTU, when not 0, is advertised in an MTU option (RFC 4861 §4.6.4).
 	MTU uint32
+	// RetransTimer is the RAs' Retrans Timer (RFC 4861 §6.2.1); 0 leaves
+	// it unspecified.
+	RetransTimer time.Duration
 	// LinkLayer is the home link interface's hardware address, sent in the
 	// Source Link-layer Address option (RFC 4861 §4.6.1) so that hosts
 	// need not resolve the router; nil leaves it out (links without
@@ -65,6 +68,7 @@ func ParamsFromConfig(c *conf.HA, lladdr net.HardwareAddr) Params {
 		ValidLifetime:     r.PrefixValidLifetime.Std(),
 		PreferredLifetime: r.PrefixPreferredLifetime.Std(),
 		MTU:               r.MTU,
+		RetransTimer:      r.RetransTimer.Std(),
 		LinkLayer:         lladdr,
 	}
 	for _, mn := range c.MobileNodes {
@@ -181,6 +185,7 @@ func (p Params) RouterAdvertisement() *mip6.RouterAdvertisement {
 		CurHopLimit:    DefaultCurHopLimit,
 		HomeAgent:      true,
 		RouterLifetime: p.RouterLifetime,
+		RetransTimer:   p.RetransTimer,
 		Options:        opts,
 	}
 }

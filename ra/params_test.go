@@ -227,3 +227,20 @@ func TestParamsValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestRetransTimer: router_advertisements.retrans_timer goes into the RAs'
+// Retrans Timer field (RFC 4861 §4.2) and survives the wire.
+func TestRetransTimer(t *testing.T) {
+	c := mustConf(t, "retrans_timer = \"100ms\"\n")
+	b, err := mip6.AppendICMP(nil, ParamsFromConfig(c, mac).RouterAdvertisement())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, err := mip6.ParseRouterAdvertisement(b)
+	if err != nil || ra.RetransTimer != 100*time.Millisecond {
+		t.Fatalf("Retrans Timer %v, %v", ra.RetransTimer, err)
+	}
+	if ParamsFromConfig(mustConf(t, ""), mac).RouterAdvertisement().RetransTimer != 0 {
+		t.Error("unset retrans_timer is not unspecified (0)")
+	}
+}

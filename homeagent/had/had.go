@@ -239,6 +239,9 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 
 	// Interception on the home link.
 	if d.proxy, err = ndproxy.Listen(cfg.Home.Interface, ndproxy.Config{
+		// The link's RetransTimer when we advertise one (RFC 4861 §6.3.2
+		// ties DAD's wait to it); zero keeps RFC 4861's 1 s.
+		RetransTimer: cfg.RouterAdvertisements.RetransTimer.Std(),
 		OnError: func(err error) {
 			d.log.Warn("proxy neighbor discovery", zap.Error(err), daemon.Iface(cfg.Home.Interface))
 		},
