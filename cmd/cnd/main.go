@@ -3,16 +3,21 @@
 //
 //	cnd -c /etc/gomip6/cnd.toml [-check | -cleanup | -version]
 //
-// For now it validates its configuration (-check) and says honestly that
-// the correspondent node itself is not implemented yet (issue 7).
+// The correspondent itself is package correspondent/cnd (runtime) and
+// package correspondent (protocol core); this is its command line: flags,
+// logger, signals (SIGHUP reloads, SIGTERM stops and removes everything).
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 
+	"go.uber.org/zap"
+
 	"github.com/gomip6/gomip6/conf"
+	"github.com/gomip6/gomip6/correspondent/cnd"
 	"github.com/gomip6/gomip6/internal/daemon"
 )
 
@@ -29,11 +34,65 @@ func run(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return "", err
 			}
-			ro := "off"
-			if c.RouteOptimization {
-				ro = "on"
-			}
-			return fmt.Sprintf("route optimization %s, bindings up to %s", ro, c.MaxBindingLifetime), nil
+			return summary(c), nil
+		},
+		Run: serve,
+		Cleanup: func(string, io.Writer) error {
+			return cnd.Cleanup("", stdout)
 		},
 	}, args, stdout, stderr)
+}
+
+func summary(c *conf.CN) string {
+	ro := "off"
+	if c.RouteOptimization {
+		ro = "on"
+	}
+	return fmt.Sprintf("route optimization %s, bindings up to %s", ro, c.MaxBindingLifetime)
+}
+
+// serve runs the correspondent until SIGTERM; each SIGHUP loads the
+// configuration again, and a bad one is logged and ignored.
+func serve(ctx context.Context, o daemon.RunOptions) error {
+	cfg, err := conf.LoadCN(o.Config)
+	if err != nil {
+		return err
+	}
+	log, err := daemon.NewLogger(cfg.Log, o.Name, o.Stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	d, err := cnd.New(cfg, cnd.Options{Log: log})
+	if err != nil {
+		log.Error("cannot start", zap.Error(err))
+		return err
+	}
+	reload := make(chan *conf.CN)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				daemon.Notify("STOPPING=1")
+				return
+			case <-o.Reload:
+			}
+			daemon.Notify("RELOADING=1")
+			c, err := conf.LoadCN(o.Config)
+			if err != nil {
+				log.Error("reload: configuration has problems, keeping the old one", zap.Error(err))
+			} else {
+				select {
+				case reload <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+			daemon.Notify("READY=1")
+		}
+	}()
+	if err := daemon.Notify("READY=1"); err != nil {
+		log.Warn("sd_notify", zap.Error(err))
+	}
+	return d.Run(ctx, reload)
 }

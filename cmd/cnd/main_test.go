@@ -38,12 +38,19 @@ func TestCheckBad(t *testing.T) {
 	}
 }
 
-func TestRunNotImplemented(t *testing.T) {
+func TestVersion(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-c", "../../examples/cnd.toml"}, &stdout, &stderr); code != 2 {
-		t.Fatalf("exit %d, want 2", code)
+	if code := run([]string{"-version"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, &stderr)
 	}
-	if !strings.Contains(stderr.String(), "not implemented yet (issue 7)") {
-		t.Errorf("stderr %q", &stderr)
+	if !strings.HasPrefix(stdout.String(), "cnd ") {
+		t.Errorf("stdout %q", &stdout)
+	}
+}
+
+func TestRunMissingConfig(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-c", filepath.Join(t.TempDir(), "none.toml")}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", code, &stderr)
 	}
 }

@@ -1,0 +1,302 @@
+package cnd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/gomip6/gomip6/mip6"
+)
+
+// openTun creates the tun device (IFF_TUN, no packet information: each
+// read and write is one IPv6 packet), sets its MTU, disables IPv6
+// address configuration on it and brings it up.
+func (d *Daemon) openTun() error {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/net/tun: %w", err)
+	}
+	ifr, err := unix.NewIfreq(d.o.TunName)
+	if err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("tun name %q: %w", d.o.TunName, err)
+	}
+	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("TUNSETIFF %q: %w", d.o.TunName, err)
+	}
+	// Non-blocking before os.NewFile: reads park in the netpoller and
+	// Close wakes them.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	d.tun = os.NewFile(uintptr(fd), "/dev/net/tun")
+	d.tunName = ifr.Name()
+	l, err := d.nl.LinkByName(d.tunName)
+	if err != nil {
+		return fmt.Errorf("tun device %s: %w", d.tunName, err)
+	}
+	d.tunLink = l.Attrs().Index
+	// No addresses of its own (no link-local, no router solicitations):
+	// the device only carries other nodes' packets. Best effort; set
+	// before the device goes up.
+	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+d.tunName+"/addr_gen_mode", []byte("1"), 0o644)
+	if err := d.nl.LinkSetMTU(l, TunMTU); err != nil {
+		return fmt.Errorf("tun device %s mtu: %w", d.tunName, err)
+	}
+	// A long queue absorbs the bursts a local application sends faster
+	// than one reader moves them (the kernel drops at the tun queue,
+	// without back-pressure on UDP senders).
+	if err := d.nl.LinkSetTxQLen(l, TunTxQueueLen); err != nil {
+		return fmt.Errorf("tun device %s txqueuelen: %w", d.tunName, err)
+	}
+	if err := d.nl.LinkSetUp(l); err != nil {
+		return fmt.Errorf("tun device %s up: %w", d.tunName, err)
+	}
+	return nil
+}
+
+// route adds or removes the /128 of a bound home address in RouteTable.
+func (d *Daemon) route(hoa netip.Addr, add bool) error {
+	r := &netlink.Route{
+		LinkIndex: d.tunLink,
+		Dst:       &net.IPNet{IP: hoa.AsSlice(), Mask: net.CIDRMask(128, 128)},
+		Protocol:  RouteProtocol,
+		Table:     RouteTable,
+		Family:    unix.AF_INET6,
+	}
+	var err error
+	if add {
+		err = d.nl.RouteReplace(r)
+	} else if err = d.nl.RouteDel(r); errors.Is(err, unix.ESRCH) {
+		err = nil
+	}
+	if err != nil {
+		d.c.routeErrors.Add(1)
+		verb := "adding"
+		if !add {
+			verb = "removing"
+		}
+		return fmt.Errorf("%s route %s/128 dev %s table %d: %w", verb, hoa, d.tunName, RouteTable, err)
+	}
+	return nil
+}
+
+// flushRoutes removes every route of RouteProtocol from RouteTable.
+func flushRoutes(h *netlink.Handle) error {
+	rs, err := h.RouteListFiltered(unix.AF_INET6, &netlink.Route{Table: RouteTable, Protocol: RouteProtocol},
+		netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := range rs {
+		if err := h.RouteDel(&rs[i]); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// markedSocket opens the signalling socket: header-included raw IPv6
+// (IPPROTO_RAW, as rawsock.Sender) with SO_MARK RouteMark, so that a HoT
+// or BRR to a bound home address takes the normal route through the home
+// agent instead of RouteTable's route into our own tun device.
+func markedSocket() (int, error) {
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		return -1, fmt.Errorf("signalling socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, RouteMark); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("signalling socket SO_MARK: %w", err)
+	}
+	return fd, nil
+}
+
+// packetTooBigSocket opens a raw ICMPv6 socket that receives a copy of
+// every Packet Too Big (the kernel handles them too) and nothing else
+// (ICMP6_FILTER, RFC 3542 §3.2: a set bit blocks a type).
+func packetTooBigSocket() (*net.IPConn, error) {
+	c, err := net.ListenIP("ip6:ipv6-icmp", &net.IPAddr{IP: net.IPv6unspecified})
+	if err != nil {
+		return nil, fmt.Errorf("icmpv6 socket: %w", err)
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	var f unix.ICMPv6Filter
+	for i := range f.Data {
+		f.Data[i] = 0xffffffff
+	}
+	f.Data[0] &^= 1 << 2 // Packet Too Big
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptICMPv6Filter(int(fd), unix.SOL_ICMPV6, unix.ICMPV6_FILTER, &f)
+	}); err != nil {
+		serr = err
+	}
+	if serr != nil {
+		c.Close()
+		return nil, fmt.Errorf("icmpv6 socket filter: %w", serr)
+	}
+	return c, nil
+}
+
+// sendSignal sends a whole IPv6 packet on the signalling socket to its
+// IPv6 destination (the first hop: the care-of address under a type 2
+// routing header).
+func (d *Daemon) sendSignal(pkt []byte) error {
+	h := mip6.IPv6Header(pkt)
+	if !h.IsValid() {
+		return errors.New("not an IPv6 packet")
+	}
+	sa := &unix.SockaddrInet6{Addr: h.Dst().As16()}
+	return unix.Sendto(d.sigx, pkt, 0, sa)
+}
+
+// The nftables rules: a table of our own, dropping at prerouting, before
+// the IPv6 input path, Mobility Headers (after any extension headers:
+// meta l4proto) and packets whose first header is a Destination Options
+// header with the Home Address option at offset 6 (the 8n+6 place every
+// implementation uses, see rawsock.IPv6Filter), to our addresses.
+func (d *Daemon) firewallRules() string {
+	var as []string
+	for _, a := range d.addrs {
+		as = append(as, a.String())
+	}
+	set := "{ " + strings.Join(as, ", ") + " }"
+	return fmt.Sprintf(`table inet %[1]s {
+	chain prerouting {
+		type filter hook prerouting priority -300; policy accept;
+		ip6 daddr %[2]s meta l4proto 135 drop
+		ip6 daddr %[2]s ip6 nexthdr 60 @nh,368,8 201 drop
+	}
+}
+`, NFTable, set)
+}
+
+func (d *Daemon) addFirewall() error {
+	_ = delFirewall() // a leftover of a crashed run
+	return nft(d.firewallRules())
+}
+
+func delFirewall() error {
+	return nft(fmt.Sprintf("delete table inet %s\n", NFTable))
+}
+
+func nft(script string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("nft: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// inNetns runs f on a thread in the network namespace ns (the one New
+// ran in), so that the commands it starts act there even when Run was
+// called from a goroutine of another namespace (tests start the daemon
+// inside a lab namespace; its goroutines run in the root one). A thread
+// that cannot be switched back is discarded.
+func inNetns(ns *os.File, f func() error) error {
+	if ns == nil {
+		return f()
+	}
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		cur, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- err
+			return
+		}
+		defer cur.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			done <- err
+			return
+		}
+		err = f()
+		if unix.Setns(int(cur.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		done <- err
+	}()
+	return <-done
+}
+
+// Cleanup removes what a cnd that was killed left behind in the calling
+// thread's network namespace: the tun device (its routes go with it),
+// the rule, leftover routes and the nftables table.
+func Cleanup(tunName string, w io.Writer) error {
+	if tunName == "" {
+		tunName = DefaultTunName
+	}
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var errs []error
+	did := false
+	rules, err := h.RuleList(unix.AF_INET6)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for i := range rules {
+		r := rules[i]
+		if r.Table == RouteTable && r.Priority == RulePriority {
+			if err := h.RuleDel(&r); err != nil {
+				errs = append(errs, fmt.Errorf("removing rule: %w", err))
+			} else {
+				did = true
+				fmt.Fprintf(w, "cnd: removed the rule lookup %d\n", RouteTable)
+			}
+		}
+	}
+	errs = append(errs, flushRoutes(h))
+	l, err := h.LinkByName(tunName)
+	var nf netlink.LinkNotFoundError
+	switch {
+	case errors.As(err, &nf):
+	case err != nil:
+		errs = append(errs, err)
+	case l.Type() != "tuntap":
+		errs = append(errs, fmt.Errorf("%s is a %s device, not cnd's tun device: not removing it", tunName, l.Type()))
+	default:
+		if err := h.LinkDel(l); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", tunName, err))
+		} else {
+			did = true
+			fmt.Fprintf(w, "cnd: removed the tun device %s and its routes\n", tunName)
+		}
+	}
+	if delFirewall() == nil {
+		did = true
+		fmt.Fprintf(w, "cnd: removed the nftables table inet %s\n", NFTable)
+	}
+	if !did {
+		fmt.Fprintln(w, "cnd: nothing to clean up")
+	}
+	return errors.Join(errs...)
+}
