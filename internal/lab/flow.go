@@ -190,10 +190,11 @@ type TCPFlow struct {
 	mu    sync.Mutex
 	trace TCPTrace
 
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	srv   sync.WaitGroup
-	conns []net.Conn // the server's side, guarded by mu
+	stop       chan struct{}
+	writerDone chan struct{} // closed when the writer goroutine returns
+	wg         sync.WaitGroup
+	srv        sync.WaitGroup
+	conns      []net.Conn // the server's side, guarded by mu
 }
 
 // ListenEcho starts the echo server: a listener in ns on [addr]:port, bound
@@ -263,6 +264,7 @@ func (f *TCPFlow) Dial(ctx context.Context, ns *netlab.NS, addr netip.Addr, port
 	f.trace.Connected = time.Now()
 	f.mu.Unlock()
 	f.wg.Add(2)
+	f.writerDone = make(chan struct{})
 	go f.write(interval)
 	go f.read()
 	return nil
@@ -281,7 +283,15 @@ func (f *TCPFlow) write(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var b [tcpMsgLen]byte
+	defer close(f.writerDone)
 	for seq := 1; ; seq++ {
+		// Stop wins over a tick that came at the same moment: nothing is
+		// written once Stop has begun draining.
+		select {
+		case <-f.stop:
+			return
+		default:
+		}
 		now := time.Now()
 		f.mu.Lock()
 		f.trace.Msgs = append(f.trace.Msgs, Echo{Seq: seq, Sent: now})
@@ -356,6 +366,10 @@ func (f *TCPFlow) Stop(drain time.Duration) TCPTrace {
 	}
 	close(f.stop)
 	if f.conn != nil {
+		// The writer first, so that the last message it sent is in the
+		// trace before the drain waits for its echo, and no write races
+		// the Close below.
+		<-f.writerDone
 		deadline := time.Now().Add(drain)
 		for !f.echoed() && time.Now().Before(deadline) && f.Snapshot().Err == nil {
 			time.Sleep(20 * time.Millisecond)
