@@ -72,12 +72,48 @@
 //
 // A care-of address must be unicast and routable (see routable: no
 // IPv4-mapped, IPv4-compatible, loopback, unspecified, multicast or
-// link-local address), or the Binding Update is dropped before
+// link-local address; an IPv4 one, see Dual-Stack MIPv6 below, must be
+// unicast, see unicast4), or the Binding Update is dropped before
 // authentication. After it, one that would loop the tunnel (inside the
 // home prefix, the home agent's address, inside the node's own mobile
-// network prefixes, another node's home address) is refused with 128, as
+// network prefixes, another node's home address, the home agent's IPv4
+// address or its IPv4 home address pool) is refused with 128, as
 // is a binding the data plane table refuses: nothing then enters the
 // cache and the replay window stays.
+//
+// # Dual-Stack Mobile IPv6 (RFC 5555)
+//
+// With an [ipv4] section a Binding Update may also arrive over IPv4, in
+// UDP port 4191 or as IPv6 in IPv4 (protocol 41), to ipv4.address: the
+// caller sets Packet.Outer (the outer source and UDP source port as seen)
+// and Packet.OuterDst. Such a Binding Update must carry the IPv4 Care-of
+// Address option (RFC 5555 §4.2; otherwise, or with that option in a
+// native IPv6 packet, it is dropped as DropBadCareOf) and needs no Home
+// Address option: its inner source is the home address. The home agent
+// compares the option with the outer source (§4.1): when they differ a
+// NAT is on the path, and the binding tunnels in UDP to the public
+// address and port it saw (tunnel.KindUDP4), as it does when the F flag
+// asks for UDP; otherwise IPv6 in IPv4 to the care-of address
+// (tunnel.Kind6in4). The binding cache holds the public IPv4 address as
+// the care-of address and the port (0 for protocol 41), from which
+// Endpoint derives the tunnel, so the state file needs no new field. A
+// Binding Update from the same node with a new public port or address (a
+// NAT rebinding) is a Moved change: the tunnel follows and the session
+// survives. The BA goes back the way the Binding Update came
+// (Result.Outer), with a NAT Detection option (§3.2.2: F when the node
+// forced UDP, the refresh time ipv4.nat_keepalive when a NAT was seen,
+// all ones when none was) when the binding uses UDP, and an IPv4 Address
+// Acknowledgement (§3.2.1) answering an IPv4 Home Address option from
+// ipv4.home_pool (see assignIPv4 for the statuses). The IPv4 home address
+// is kept per node, not in the cache's state file, and installed in the
+// data plane table (tunnel.Table.SetIPv4) pointing at the node's tunnel,
+// which is then always UDP: the data plane carries IPv4 packets in UDP
+// only, so a node with an IPv4 home address is made to tunnel in UDP
+// (the NAT Detection option's F flag), and one that moves to an IPv6
+// network loses it (129). Routing the address into the tunnel device is
+// the daemon's business (Result.IPv4HomeAddress,
+// HomeAgent.IPv4HomeAddress). dsmip.go says what the MN-HA authenticator
+// covers with an IPv4 care-of address.
 //
 // # Messages the daemon triggers
 //

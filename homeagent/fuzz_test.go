@@ -3,6 +3,7 @@ package homeagent
 import (
 	"bytes"
 	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -86,6 +87,107 @@ func FuzzProcessBU(f *testing.F) {
 		got := as.checkBA(t, r.BA, coa)
 		if got.Status != r.Status {
 			t.Fatalf("BA status %v, result %v", got.Status, r.Status)
+		}
+		msg, err := mip6.ParseMessage(r.BA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := mip6.MarshalMessage(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Clone(r.BA)
+		want[4], want[5] = 0, 0
+		if !bytes.Equal(again, want) {
+			t.Fatalf("BA re-marshals differently:\n%x\n%x", want, again)
+		}
+	})
+}
+
+// FuzzProcessBUIPv4 is FuzzProcessBU for Binding Updates that came over
+// IPv4 (RFC 5555 §4), from behind a NAT: the seeds are authenticated BUs
+// with an IPv4 Care-of Address option (and IPv4 Home Address options),
+// mutated. Whatever the input:
+//   - no panic;
+//   - every answer goes back over IPv4 to where the BU came from, the
+//     inner packet to the home address (no reflection elsewhere);
+//   - a BA verifies under the laptop's association over the IPv4
+//     Care-of Address option's address, parses, and re-marshals to the
+//     same octets;
+//   - an accepted binding tunnels to the outer source, in UDP exactly
+//     when the BA carries a NAT Detection option, and an IPv4 Address
+//     Acknowledgement answers exactly the BUs with an IPv4 Home Address
+//     option.
+func FuzzProcessBUIPv4(f *testing.F) {
+	outer := netip.AddrPortFrom(natPublic, natPort)
+	for _, b := range []bu{
+		v4bu(1, natInside, outer),
+		v4bu(2, v4coa, outer),
+		func() bu {
+			b := v4bu(3, natInside, outer)
+			b.v4hoa = &mip6.IPv4HomeAddress{PrefixLen: 32, Address: netip.IPv4Unspecified()}
+			return b
+		}(),
+		func() bu {
+			b := v4bu(4, natInside, outer)
+			b.flags = mip6.BUFlagA | mip6.BUFlagH | mip6.BUFlagF
+			b.v4hoa = &mip6.IPv4HomeAddress{PrefixLen: 24, RequestPrefix: true, Address: routerV4}
+			return b
+		}(),
+	} {
+		b.ts = t0
+		f.Add(laptop.packet(f, b).MH)
+	}
+	f.Fuzz(func(t *testing.T, mh []byte) {
+		h := newDSMIP(t, dsmipTOML(ipv4Section), Options{SkipDAD: true})
+		mh = bytes.Clone(mh)
+		mip6.SetMHChecksum(mh, laptopHoA, haAddr)
+		p := Packet{Src: laptopHoA, Dst: haAddr, MH: mh, Outer: outer, OuterDst: ha4}
+		r := h.ProcessBU(nil, p, t0)
+		if r.Verdict == Drop {
+			if r.BA != nil || h.Cache().Len() != 0 {
+				t.Fatalf("drop %v with BA, cache %d", r.Drop, h.Cache().Len())
+			}
+			return
+		}
+		if r.Outer != outer || r.OuterSrc != ha4 || r.BADst != laptopHoA || r.HomeAddress != laptopHoA {
+			t.Fatalf("answer to %v from %v, inner to %v", r.Outer, r.OuterSrc, r.BADst)
+		}
+		if r.Verdict != Reply {
+			return
+		}
+		m, err := mip6.ParseMessage(mh)
+		if err != nil {
+			t.Fatalf("answered a BU that does not parse: %v", err)
+		}
+		var coa netip.Addr
+		hasHoA := false
+		for _, o := range m.(*mip6.BindingUpdate).Options {
+			switch o := o.(type) {
+			case *mip6.IPv4CareofAddress:
+				if !coa.IsValid() {
+					coa = o.Address
+				}
+			case *mip6.IPv4HomeAddress:
+				hasHoA = true
+			}
+		}
+		if off, _, err := mip6.AuthenticatorOffset(r.BA, mip6.OptAuthentication); err != nil ||
+			binary.BigEndian.Uint32(r.BA[off-4:]) != laptopSPI {
+			return // answered under another association (FuzzProcessBU checks those)
+		}
+		got := laptop.checkBA(t, r.BA, coa)
+		if got.Status != r.Status {
+			t.Fatalf("BA status %v, result %v", got.Status, r.Status)
+		}
+		if r.Status == mip6.StatusAccepted && r.Change != Deleted {
+			ep := h.Endpoint(r.Binding)
+			if ep.Remote != natPublic || (got.NAT != nil) != (ep.Kind == tunnel.KindUDP4) {
+				t.Fatalf("endpoint %+v with NAT option %+v", ep, got.NAT)
+			}
+			if (got.Ack != nil) != hasHoA {
+				t.Fatalf("IPv4 Address Acknowledgement %+v, IPv4 Home Address option %v", got.Ack, hasHoA)
+			}
 		}
 		msg, err := mip6.ParseMessage(r.BA)
 		if err != nil {

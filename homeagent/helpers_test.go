@@ -121,6 +121,15 @@ type bu struct {
 	badMAC   bool
 	prefixes []netip.Prefix
 	macHoA   netip.Addr // address the MAC covers; default hao
+	// Dual-Stack MIPv6 (RFC 5555): v4coa is the IPv4 Care-of Address
+	// option (the MAC's care-of address then), v4hoa an IPv4 Home
+	// Address option; outer, when valid, makes the packet arrive over
+	// IPv4 from there: inner source the home address, no Home Address
+	// option, outer destination outerDst (default ha4).
+	v4coa    netip.Addr
+	v4hoa    *mip6.IPv4HomeAddress
+	outer    netip.AddrPort
+	outerDst netip.Addr
 }
 
 // packet marshals b as node m would: options, then the MN-HA
@@ -138,7 +147,7 @@ func (m mn) packet(t testing.TB, b bu) Packet {
 	if b.lifetime < 0 {
 		b.lifetime = 0
 	}
-	if !b.src.IsValid() {
+	if !b.src.IsValid() && !b.outer.IsValid() {
 		b.src = coa1
 	}
 	if !b.hao.IsValid() {
@@ -153,7 +162,16 @@ func (m mn) packet(t testing.TB, b bu) Packet {
 	if b.spi == 0 {
 		b.spi = m.spi
 	}
+	if b.outer.IsValid() && !b.src.IsValid() {
+		b.src = m.hoa
+	}
 	var opts []mip6.MobilityOption
+	if b.v4coa.IsValid() {
+		opts = append(opts, &mip6.IPv4CareofAddress{Address: b.v4coa})
+	}
+	if b.v4hoa != nil {
+		opts = append(opts, b.v4hoa)
+	}
 	if b.altCoA.IsValid() {
 		opts = append(opts, &mip6.AlternateCareofAddress{Address: b.altCoA})
 	}
@@ -177,6 +195,9 @@ func (m mn) packet(t testing.TB, b bu) Packet {
 	if b.altCoA.IsValid() {
 		coa = b.altCoA
 	}
+	if b.v4coa.IsValid() {
+		coa = b.v4coa
+	}
 	macHoA := b.hao
 	if b.macHoA.IsValid() {
 		macHoA = b.macHoA
@@ -194,8 +215,14 @@ func (m mn) packet(t testing.TB, b bu) Packet {
 		}
 	}
 	p := Packet{Src: b.src, Dst: haAddr, HomeAddress: b.hao, MH: msg}
-	if b.noHAO {
+	if b.noHAO || b.outer.IsValid() {
 		p.HomeAddress = netip.Addr{}
+	}
+	if b.outer.IsValid() {
+		p.Outer, p.OuterDst = b.outer, b.outerDst
+		if !p.OuterDst.IsValid() {
+			p.OuterDst = ha4
+		}
 	}
 	mip6.SetMHChecksum(msg, b.hao, haAddr)
 	return p
@@ -211,6 +238,8 @@ type parsedBA struct {
 	ID       string
 	TS       uint64
 	SPI      uint32
+	NAT      *mip6.NATDetection   // RFC 5555 §3.2.2, nil when absent
+	Ack      *mip6.IPv4AddressAck // RFC 5555 §3.2.1, nil when absent
 }
 
 // checkBA verifies a BA as mobile node m would (RFC 4285 §5.1: the MN
@@ -248,6 +277,10 @@ func (m mn) checkBA(t testing.TB, ba []byte, coa netip.Addr) parsedBA {
 			r.TS = o.Timestamp
 		case *mip6.Authentication:
 			r.SPI = o.SPI
+		case *mip6.NATDetection:
+			r.NAT = o
+		case *mip6.IPv4AddressAck:
+			r.Ack = o
 		}
 	}
 	return r

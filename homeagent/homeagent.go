@@ -26,6 +26,20 @@ type Packet struct {
 	HomeAddress netip.Addr
 	// MH is the Mobility Header, from its Payload Proto octet.
 	MH []byte
+	// Outer is where a Binding Update that came over IPv4 (Dual-Stack
+	// MIPv6, RFC 5555 §4) came from, as the home agent saw it: the outer
+	// IPv4 source address and, for one in UDP (port 4191), the UDP source
+	// port, a NAT's public mapping when there is a NAT on the path. Port
+	// 0 means IPv6 in IPv4 (protocol 41). The zero AddrPort means the
+	// Binding Update came over IPv6, as in RFC 6275. With Outer set, Src
+	// and Dst are the inner IPv6 packet's: the home address and this home
+	// agent's IPv6 address, and the care-of address is the IPv4 Care-of
+	// Address option's (RFC 5555 §3.1.2).
+	Outer netip.AddrPort
+	// OuterDst is the outer IPv4 destination: the home agent's IPv4
+	// address the Binding Update arrived on (conf [ipv4] address), or the
+	// zero Addr when the caller does not know it (then not checked).
+	OuterDst netip.Addr
 }
 
 // Verdict says what the caller does with a Result.
@@ -110,11 +124,16 @@ const (
 	// one /64; this bounds a flood spread over many. Counted in
 	// Stats.RepliesLimited.
 	DropReplyLimited
+	// DropIPv4Disabled: a Binding Update that came over IPv4 to a home
+	// agent with no [ipv4] section, or to another IPv4 address than its
+	// ipv4.address (RFC 5555 is optional: without it there is no IPv4
+	// tunnel end to offer).
+	DropIPv4Disabled
 )
 
 var dropNames = [...]string{"not-dropped", "rate-limited", "checksum", "malformed", "not-binding-update",
 	"bad-care-of-address", "no-authentication", "unknown-spi", "not-home-registration", "not-pending", "internal",
-	"reply-limited"}
+	"reply-limited", "ipv4-disabled"}
 
 // String names the reason.
 func (r DropReason) String() string {
@@ -175,8 +194,37 @@ type Result struct {
 	// RFC 6275 §6.1.1 takes with a type 2 routing header). It is
 	// appended to the buffer passed to ProcessBU.
 	BA []byte
-	// BADst is the IPv6 destination of the BA: the care-of address.
+	// BADst is the IPv6 destination of the BA: the care-of address; for
+	// a Binding Update that came over IPv4 (Outer valid), the home
+	// address, which RFC 5555 §4 puts in the destination of the inner
+	// IPv6 packet (there is no IPv6 care-of address to route a type 2
+	// routing header through), so BADst equals HomeAddress and no
+	// routing header goes in.
 	BADst netip.Addr
+	// Outer, when valid, says the BA goes back over IPv4 the way the
+	// Binding Update came (RFC 5555 §4): the inner IPv6 packet
+	// encapsulated from OuterSrc to Outer's address, in UDP from port
+	// 4191 to Outer's port, or, with port 0, as IPv6 in IPv4 (protocol
+	// 41). It is the outer source the Binding Update arrived from, also
+	// when the registration moves the binding elsewhere or refuses it:
+	// the answer goes where the question came from (a NAT's mapping only
+	// lets that through).
+	Outer    netip.AddrPort
+	OuterSrc netip.Addr
+	// NAT reports that the IPv4 Care-of Address option differed from the
+	// outer source address: a NAT is on the path (RFC 5555 §4.1), and the
+	// accepted binding tunnels in UDP. UDP reports a binding that tunnels
+	// in UDP (a NAT, the F flag, or an IPv4 home address, which the data
+	// plane carries in UDP only); the BA then carries the NAT Detection
+	// option (§3.2.2).
+	NAT, UDP bool
+	// IPv4HomeAddress is the IPv4 home address granted to the node
+	// (RFC 5555 §3.1.1, §3.2.1), valid when the Binding Update asked for
+	// one and got it (IPv4AckStatus 0); IPv4Ack reports whether the BA
+	// carries an IPv4 Address Acknowledgement, with IPv4AckStatus.
+	IPv4HomeAddress netip.Addr
+	IPv4Ack         bool
+	IPv4AckStatus   mip6.IPv4AckStatus
 	// HomeAddress is the mobile node's home address.
 	HomeAddress netip.Addr
 	// LinkLocal is the link-local address with the home address's
@@ -262,6 +310,10 @@ type node struct {
 	alg      binding.Algorithm
 	prefixes []netip.Prefix
 	replay   binding.ReplayGuard
+	// v4fixed is the node's configured IPv4 home address (RFC 5555
+	// §3.1.1), v4hoa the one it holds now (fixed or from the pool;
+	// invalid: none).
+	v4fixed, v4hoa netip.Addr
 	// Binding Refresh Request scheduling (RefreshDue): when the
 	// binding of this node is due one, Unix ns, and its position in
 	// HomeAgent.refreshQ (-1: not queued: no binding, or asked).
@@ -295,9 +347,21 @@ type HomeAgent struct {
 	refreshQ    []uint32 // min-heap of node indexes on refreshAt
 	due         []binding.Entry
 
+	// Dual-Stack MIPv6 (RFC 5555), from [ipv4]: the home agent's IPv4
+	// address (invalid: IPv4 Binding Updates are dropped), the IPv4 home
+	// address pool, the NAT keepalive refresh time, and which node holds
+	// each IPv4 home address assigned from the pool.
+	addr4  netip.Addr
+	pool4  netip.Prefix
+	natKA  time.Duration
+	v4used map[netip.Addr]uint32 // pool addresses assigned
+	v4conf map[netip.Addr]uint32 // configured ipv4_home_address values
+
 	// Scratch for building Binding Acknowledgements without allocating.
 	ba      mip6.BindingAck
-	opts    [4]mip6.MobilityOption
+	opts    [6]mip6.MobilityOption
+	natOpt  mip6.NATDetection
+	ackOpt  mip6.IPv4AddressAck
 	bra     mip6.BindingRefreshAdvice
 	mnid    mip6.MNIdentifier
 	rp      mip6.ReplayProtection
@@ -338,6 +402,18 @@ func New(cfg *conf.HA, o Options) (*HomeAgent, error) {
 	if h.dadTimeout <= 0 {
 		h.dadTimeout = DefaultDADTimeout
 	}
+	if v4 := cfg.IPv4; v4 != nil {
+		if !v4.Address.Is4() {
+			return nil, fmt.Errorf("homeagent: ipv4.address %v is not an IPv4 address", v4.Address)
+		}
+		h.addr4, h.pool4, h.natKA = v4.Address, v4.HomePool.Masked(), v4.NATKeepalive.Std()
+		if h.natKA <= 0 {
+			h.natKA = conf.DefaultNATKeepalive
+		}
+		h.natKA -= h.natKA % time.Second
+		h.v4used = make(map[netip.Addr]uint32)
+		h.v4conf = make(map[netip.Addr]uint32)
+	}
 	if !h.prefix.IsValid() || !h.addr.IsValid() {
 		return nil, errors.New("homeagent: home.prefix and home.address are required")
 	}
@@ -375,8 +451,12 @@ func New(cfg *conf.HA, o Options) (*HomeAgent, error) {
 		h.nodes = append(h.nodes, node{
 			id: []byte(mn.ID), hoa: mn.HomeAddress, spi: mn.SPI, key: mn.Key, alg: alg,
 			prefixes: mn.MobilePrefixes, replay: binding.ReplayGuard{Skew: o.ReplaySkew}, qpos: -1,
+			v4fixed: mn.IPv4HomeAddress,
 		})
 		h.bySPI[mn.SPI] = uint32(i)
+		if mn.IPv4HomeAddress.IsValid() && h.v4conf != nil {
+			h.v4conf[mn.IPv4HomeAddress] = uint32(i)
+		}
 		h.byHoA[mn.HomeAddress.As16()] = uint32(i)
 	}
 	hint := o.CacheHint
@@ -428,6 +508,44 @@ type buInfo struct {
 	hasTS    bool
 	mnid     *mip6.MNIdentifier
 	prefixes []netip.Prefix
+	// Dual-Stack MIPv6 (RFC 5555): outer is Packet.Outer (valid: the
+	// Binding Update came over IPv4, coa is the IPv4 Care-of Address
+	// option's address); nat and udp are the NAT detection's verdict
+	// (§4.1); v4req the IPv4 Home Address option, if any (hasV4req), and
+	// ack the IPv4 Address Acknowledgement to answer it with (hasAck).
+	outer       netip.AddrPort
+	nat, udp    bool
+	v4req       mip6.IPv4HomeAddress
+	hasV4req    bool
+	ack         mip6.IPv4AddressAck
+	hasAck      bool
+	v4granted   netip.Addr
+	sawV4CoA    bool
+	v4CoAOption netip.Addr
+}
+
+// v4 reports whether the Binding Update came over IPv4.
+func (in *buInfo) v4() bool { return in.outer.IsValid() }
+
+// careOf is the binding's care-of address and UDP port: for a Binding
+// Update over IPv4 the outer source as seen, which is the NAT's public
+// address behind a NAT (RFC 5555 §4.1: the home agent tunnels to what it
+// sees), with the port when the binding tunnels in UDP; otherwise the
+// IPv6 care-of address.
+func (in *buInfo) careOf() (netip.Addr, uint16) {
+	if !in.v4() {
+		return in.coa, 0
+	}
+	if !in.udp {
+		return in.outer.Addr(), 0
+	}
+	port := in.outer.Port()
+	if port == 0 {
+		// An F flag on a Binding Update that came as IPv6 in IPv4:
+		// no port was seen, so the node's own, the DSMIPv6 port.
+		port = mip6.UDPPortDSMIP
+	}
+	return in.outer.Addr(), port
 }
 
 // ProcessBU processes a received Binding Update at now, following RFC
@@ -475,7 +593,13 @@ type buInfo struct {
 // the window, so that it cannot be replayed meanwhile). Everything
 // rejected or dropped leaves both as they were.
 func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
-	if !h.limiter.Allow(p.Src, now) {
+	// Over IPv4 the inner source is the home address, which anyone can
+	// write: the bucket goes by the outer source address.
+	rateKey := p.Src
+	if p.Outer.IsValid() {
+		rateKey = p.Outer.Addr().Unmap()
+	}
+	if !h.limiter.Allow(rateKey, now) {
 		return Result{Drop: DropRateLimited}
 	}
 	hoa := p.HomeAddress
@@ -493,7 +617,7 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 	if !ok {
 		return Result{Drop: DropNotBU}
 	}
-	in := buInfo{seq: bu.Sequence, flags: bu.Flags, lifetime: bu.Lifetime, hoa: hoa, coa: p.Src}
+	in := buInfo{seq: bu.Sequence, flags: bu.Flags, lifetime: bu.Lifetime, hoa: hoa, coa: p.Src, outer: p.Outer}
 	var auth *mip6.Authentication
 	sawAuth := false
 	for _, o := range bu.Options {
@@ -512,6 +636,14 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 			}
 		case *mip6.MobileNetworkPrefix:
 			in.prefixes = append(in.prefixes, o.Prefix)
+		case *mip6.IPv4CareofAddress:
+			if !in.sawV4CoA {
+				in.v4CoAOption, in.sawV4CoA = o.Address, true
+			}
+		case *mip6.IPv4HomeAddress:
+			if !in.hasV4req {
+				in.v4req, in.hasV4req = *o, true
+			}
 		case *mip6.Authentication:
 			// Only the first Authentication option is ours to check
 			// (RFC 4285 §5: an MN-AAA option may follow it).
@@ -521,7 +653,15 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 			sawAuth = true
 		}
 	}
-	if !routable(in.coa) {
+	if in.v4() {
+		if d := h.checkIPv4(p, &in); d != NotDropped {
+			return Result{Drop: d}
+		}
+	} else if in.sawV4CoA || !routable(in.coa) {
+		// RFC 5555 §4: the IPv4 Care-of Address option comes over
+		// IPv4, where its address can be compared with what the
+		// packet came from; in a native IPv6 packet it names an
+		// address nobody saw.
 		return Result{Drop: DropBadCareOf}
 	}
 	if auth == nil {
@@ -535,7 +675,10 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 	// Until the authenticator verifies, a reply goes only to the packet's
 	// own source: an Alternate Care-of Address in a forged BU must not
 	// steer our BA at a victim (reflection, RFC 6275 §15.4 in spirit).
-	res := Result{Verdict: Reply, BADst: p.Src, HomeAddress: hoa}
+	res := h.reply(&in)
+	if !in.v4() {
+		res.BADst = p.Src
+	}
 	reject := func(s mip6.Status, seq uint16) Result {
 		if preAuth(s) && !h.replies.Allow(now) {
 			h.stats.RepliesLimited++
@@ -552,7 +695,7 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 	if err != nil || size != n.alg.Size() || !binding.VerifyMNHAAuthenticator(n.alg, n.key, in.coa, hoa, mh, off) {
 		return reject(mip6.StatusAuthFailed, in.seq)
 	}
-	res.BADst = in.coa
+	res = h.reply(&in)
 	if in.mnid == nil || in.mnid.Subtype != mip6.MNIDSubtypeNAI ||
 		subtle.ConstantTimeCompare(in.mnid.Identifier, n.id) != 1 {
 		return reject(mip6.StatusIDMismatch, in.seq)
@@ -587,7 +730,8 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 		}
 		return h.deregister(buf, n, &in, p.Dst, cur, now)
 	}
-	if h.loops(ni, in.coa) {
+	bcoa, _ := in.careOf()
+	if h.loops(ni, bcoa) {
 		return reject(mip6.StatusUnspecified, in.seq)
 	}
 	var prefixes []netip.Prefix
@@ -598,7 +742,7 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 		}
 	}
 	in.prefixes = prefixes
-	if err := h.checkInstall(in.coa, prefixes); err != nil {
+	if err := h.checkInstall(h.endpoint(in.careOf()), prefixes); err != nil {
 		// The data plane would refuse the binding (a mobile network
 		// prefix in the configuration it cannot route): refuse it now,
 		// before DAD moves the replay window.
@@ -643,7 +787,7 @@ func (h *HomeAgent) CompleteDAD(buf []byte, hoa netip.Addr, ok bool, now time.Ti
 	delete(h.pending, hoa)
 	n := &h.nodes[pd.n]
 	in := pd.bu
-	res := Result{Verdict: Reply, BADst: in.coa, HomeAddress: hoa}
+	res := h.reply(&in)
 	if in.flags&mip6.BUFlagL != 0 {
 		res.LinkLocal = linkLocal(hoa)
 	}
@@ -661,9 +805,11 @@ func (h *HomeAgent) CompleteDAD(buf []byte, hoa netip.Addr, ok bool, now time.Ti
 func (h *HomeAgent) accept(buf []byte, ni uint32, in *buInfo, dst netip.Addr, cur binding.Entry, have bool, now time.Time, res Result) Result {
 	n := &h.nodes[ni]
 	lt := h.grant(in.lifetime)
+	coa, port := in.careOf()
 	e := binding.Entry{
 		HomeAddress:    in.hoa,
-		CareOf:         in.coa,
+		CareOf:         coa,
+		CareOfPort:     port,
 		Sequence:       in.seq,
 		Flags:          in.flags,
 		Lifetime:       lt,
@@ -689,6 +835,13 @@ func (h *HomeAgent) accept(buf []byte, ni uint32, in *buInfo, dst netip.Addr, cu
 	n.replay.Accept(binding.Timestamp(in.ts))
 	h.cache.Set(e)
 	h.schedule(ni, &e)
+	if in.hasV4req {
+		h.assignIPv4(ni, in)
+	}
+	h.syncIPv4(ni, &e, in)
+	if in.hasAck {
+		res.IPv4Ack, res.IPv4AckStatus, res.IPv4HomeAddress = true, in.ack.Status, in.v4granted
+	}
 	res.Binding = e
 	switch {
 	case !have:
@@ -713,8 +866,9 @@ func (h *HomeAgent) deregister(buf []byte, n *node, in *buInfo, dst netip.Addr, 
 	h.cache.Delete(in.hoa)
 	h.uninstall(&cur)
 	h.unschedule(cur.Node)
-	res := Result{Verdict: Reply, Status: mip6.StatusAccepted, BADst: in.coa, HomeAddress: in.hoa,
-		Change: Deleted, Binding: cur}
+	h.releaseIPv4(cur.Node)
+	res := h.reply(in)
+	res.Status, res.Change, res.Binding = mip6.StatusAccepted, Deleted, cur
 	if in.flags&mip6.BUFlagA == 0 {
 		res.Verdict = Silent
 		return res
@@ -768,19 +922,37 @@ func (h *HomeAgent) mobilePrefixes(n *node, asked []netip.Prefix) ([]netip.Prefi
 	return asked, 0
 }
 
-// endpoint is the tunnel of a binding to coa.
-func (h *HomeAgent) endpoint(coa netip.Addr) tunnel.Endpoint {
+// endpoint is the tunnel of a binding to coa (and UDP port): IPv6 in
+// IPv6 from home.address to an IPv6 care-of address; for an IPv4 one
+// (RFC 5555 §4), IPv6 in UDP from ipv4.address port 4191 to the port the
+// Binding Update came from when the binding tunnels in UDP (port not 0),
+// else IPv6 in IPv4 (protocol 41).
+func (h *HomeAgent) endpoint(coa netip.Addr, port uint16) tunnel.Endpoint {
+	switch {
+	case coa.Is4() && port != 0:
+		return tunnel.Endpoint{Kind: tunnel.KindUDP4, Local: h.addr4, Remote: coa, LocalPort: mip6.UDPPortDSMIP, RemotePort: port}
+	case coa.Is4():
+		return tunnel.Endpoint{Kind: tunnel.Kind6in4, Local: h.addr4, Remote: coa}
+	}
 	return tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: h.addr, Remote: coa}
 }
 
+// Endpoint returns the tunnel endpoint of binding e as the home agent
+// installs it in the data plane table: its encapsulation (the SPEC's
+// status "encapsulation" is its Kind: ip6ip6 for "ipv6", 6in4 for
+// "ipv4", udp4), addresses and ports.
+func (h *HomeAgent) Endpoint(e binding.Entry) tunnel.Endpoint {
+	return h.endpoint(e.CareOf, e.CareOfPort)
+}
+
 // checkInstall reports whether the data plane table would refuse a
-// binding to coa routing prefixes: the rules of tunnel.Table.Set, checked
-// without changing anything.
-func (h *HomeAgent) checkInstall(coa netip.Addr, prefixes []netip.Prefix) error {
+// binding with endpoint ep routing prefixes: the rules of
+// tunnel.Table.Set, checked without changing anything.
+func (h *HomeAgent) checkInstall(ep tunnel.Endpoint, prefixes []netip.Prefix) error {
 	if h.table == nil {
 		return nil
 	}
-	if err := h.endpoint(coa).Validate(); err != nil {
+	if err := ep.Validate(); err != nil {
 		return err
 	}
 	for _, p := range prefixes {
@@ -799,7 +971,7 @@ func (h *HomeAgent) install(e, old *binding.Entry, hadOld bool) error {
 	if h.table == nil {
 		return nil
 	}
-	ep := h.endpoint(e.CareOf)
+	ep := h.endpoint(e.CareOf, e.CareOfPort)
 	hp := netip.PrefixFrom(e.HomeAddress, 128)
 	err := h.table.Set(hp, ep)
 	hoaSet := err == nil
@@ -833,7 +1005,7 @@ func (h *HomeAgent) install(e, old *binding.Entry, hadOld bool) error {
 func (h *HomeAgent) rollback(e, old *binding.Entry, hadOld bool, done int, hoaSet bool) {
 	undo := func(p netip.Prefix, wasOld bool) {
 		if wasOld {
-			_ = h.table.Set(p, h.endpoint(old.CareOf))
+			_ = h.table.Set(p, h.endpoint(old.CareOf, old.CareOfPort))
 		} else {
 			h.table.Delete(p)
 		}
@@ -875,6 +1047,7 @@ func (h *HomeAgent) Tick(now time.Time) []binding.Entry {
 	for i := range h.expired {
 		h.uninstall(&h.expired[i])
 		h.unschedule(h.expired[i].Node)
+		h.releaseIPv4(h.expired[i].Node)
 	}
 	return h.expired
 }
@@ -892,7 +1065,11 @@ func (h *HomeAgent) NextExpiry() (time.Time, bool) { return h.cache.NextExpiry()
 // configured for are dropped from its binding (RFC 3963 §6.1: the home
 // agent authorizes each). Kept bindings are installed in the data plane
 // table, and each node's replay window resumes from the last timestamp it
-// had accepted, so messages captured before the restart stay refused.
+// had accepted, so messages captured before the restart stay refused. A
+// node with a configured ipv4_home_address whose binding tunnels in UDP
+// gets that address back in the table at once (RFC 5555 §3.1.1: it is the
+// node's for good); an address from the pool, which the state file does
+// not hold, comes back with the node's next Binding Update, which names it.
 func (h *HomeAgent) Restore(c *binding.Cache, now time.Time) (dropped []binding.Entry) {
 	return h.restore(c, now, nil)
 }
@@ -914,7 +1091,7 @@ func (h *HomeAgent) restore(c *binding.Cache, now time.Time, keep func(e *bindin
 			return true
 		}
 		ni, ok := h.byHoA[e.HomeAddress.As16()]
-		if !ok || !e.Expires.After(now) || !routable(e.CareOf) || h.loops(ni, e.CareOf) {
+		if !ok || !e.Expires.After(now) || !h.careOfOK(e.CareOf) || h.loops(ni, e.CareOf) {
 			return drop()
 		}
 		asked := false
@@ -937,6 +1114,9 @@ func (h *HomeAgent) restore(c *binding.Cache, now time.Time, keep func(e *bindin
 			return drop()
 		}
 		fresh.Set(e)
+		if keep == nil {
+			h.restoreIPv4(ni, &e)
+		}
 		h.nodes[ni].replay.Accept(e.Timestamp)
 		if asked {
 			h.nodes[ni].refreshAt = refreshTime(&e)
@@ -986,6 +1166,44 @@ func (h *HomeAgent) Reload(cfg *conf.HA, now time.Time) (dropped []binding.Entry
 		}
 		return true, on.qpos < 0 && on.refreshAt != 0 && on.refreshAt == refreshTime(e)
 	})
+	// IPv4 home addresses (RFC 5555 §3.1.1) stay with the nodes whose
+	// bindings stayed, when the new configuration still allows them.
+	for i := range nh.nodes {
+		nn := &nh.nodes[i]
+		oi, ok := h.bySPI[nn.spi]
+		if !ok {
+			continue
+		}
+		a := h.nodes[oi].v4hoa
+		if !a.IsValid() || !sameAssociation(&h.nodes[oi], nn) {
+			continue
+		}
+		if e, ok := nh.cache.Lookup(nn.hoa); !ok || e.Node != uint32(i) {
+			continue
+		}
+		if a == nn.v4fixed || (!nn.v4fixed.IsValid() && nh.poolUsable(a) && nh.v4owner(a) < 0) {
+			nn.v4hoa = a
+			if a != nn.v4fixed {
+				nh.v4used[a] = uint32(i)
+			}
+		}
+	}
+	// The IPv4 home addresses that did not stay leave the data plane.
+	if nh.table != nil {
+		for i := range h.nodes {
+			a := h.nodes[i].v4hoa
+			if !a.IsValid() {
+				continue
+			}
+			if ni, ok := nh.v4used[a]; ok && nh.nodes[ni].v4hoa == a {
+				continue
+			}
+			if ni, ok := nh.v4conf[a]; ok && nh.nodes[ni].v4hoa == a {
+				continue
+			}
+			nh.table.DeleteIPv4(a)
+		}
+	}
 	nh.limiter = h.limiter
 	if cfg.RateLimit != h.rate {
 		nh.limiter = NewRateLimiter(cfg.RateLimit.Rate, cfg.RateLimit.Burst, h.opts0.RateBuckets)
@@ -1052,6 +1270,12 @@ func (h *HomeAgent) loops(ni uint32, coa netip.Addr) bool {
 	if h.prefix.Contains(coa) || coa == h.addr {
 		return true
 	}
+	// RFC 5555: an IPv4 care-of address that is the home agent's own
+	// IPv4 address, or one of the IPv4 home addresses it tunnels to
+	// mobile nodes, would loop the same way.
+	if coa.Is4() && (coa == h.addr4 || (h.pool4.IsValid() && h.pool4.Contains(coa))) {
+		return true
+	}
 	for _, p := range h.nodes[ni].prefixes {
 		if p.Contains(coa) {
 			return true
@@ -1100,6 +1324,25 @@ func (h *HomeAgent) appendBA(buf []byte, n *node, in *buInfo, src netip.Addr, s 
 		if r := refreshAdvice(lt); r > 0 {
 			h.bra.RefreshInterval = r
 			opts = append(opts, &h.bra)
+		}
+		if in.hasAck {
+			// RFC 5555 §3.2.1: the answer to the IPv4 Home Address
+			// option.
+			h.ackOpt = in.ack
+			opts = append(opts, &h.ackOpt)
+		}
+		if in.v4() && in.udp {
+			// RFC 5555 §3.2.2: the node must tunnel in UDP (F: even
+			// though no NAT was seen, because it asked or because it
+			// has an IPv4 home address; or because it asked, with a
+			// NAT), and refresh the NAT's mapping every Refresh time;
+			// all ones means no keepalive is needed, which is the case
+			// without a NAT.
+			h.natOpt = mip6.NATDetection{ForceUDP: !in.nat || in.flags&mip6.BUFlagF != 0, RefreshTime: h.natKA}
+			if !in.nat {
+				h.natOpt.RefreshTime = 0xffffffff * time.Second
+			}
+			opts = append(opts, &h.natOpt)
 		}
 	}
 	h.mnid = mip6.MNIdentifier{Subtype: mip6.MNIDSubtypeNAI, Identifier: n.id}

@@ -46,7 +46,11 @@ type BUParams struct {
 	SA SA
 	// HomeAddress, CareOf and HomeAgent are the binding's addresses.
 	// CareOf equal to HomeAddress (with Lifetime 0) is the
-	// de-registration from the home link of §11.5.5.
+	// de-registration from the home link of §11.5.5. An IPv4 CareOf is
+	// a Dual-Stack MIPv6 registration from an IPv4 network (RFC 5555
+	// §4.2): it goes in the IPv4 Care-of Address option (§3.1.2), and
+	// the authenticator covers it in its IPv4-mapped form, as
+	// binding.SetMNHAAuthenticator and the home agent take it.
 	HomeAddress, CareOf, HomeAgent netip.Addr
 	Sequence                       uint16
 	// Lifetime is rounded down to the 4 s unit of §6.1.7 and capped at
@@ -64,6 +68,16 @@ type BUParams struct {
 	// de-registration keeps the R flag and leaves the prefixes out: the
 	// home agent removes them all with the binding (§6.6).
 	MobilePrefixes []netip.Prefix
+	// ForceUDP sets the F flag (RFC 5555 §3.1.3) on a Binding Update
+	// with an IPv4 care-of address: tunnel in UDP even without a NAT.
+	// It means nothing with an IPv6 care-of address and is not sent
+	// then.
+	ForceUDP bool
+	// IPv4HomeAddress, when valid, adds the IPv4 Home Address option
+	// (RFC 5555 §3.1.1, Prefix-len 32): the address the node has, or
+	// 0.0.0.0 to have the home agent assign one. Not sent with a
+	// de-registration (lifetime 0), which releases it with the binding.
+	IPv4HomeAddress netip.Addr
 }
 
 // AppendBindingUpdate appends the whole Mobility Header of a home
@@ -89,7 +103,17 @@ func AppendBindingUpdate(b []byte, p *BUParams) ([]byte, error) {
 	if p.LinkLocal {
 		flags |= mip6.BUFlagL
 	}
-	opts := []mip6.MobilityOption{mip6.MNIdentifierNAI(p.ID)}
+	var opts []mip6.MobilityOption
+	if p.CareOf.Is4() {
+		opts = append(opts, &mip6.IPv4CareofAddress{Address: p.CareOf})
+		if p.ForceUDP {
+			flags |= mip6.BUFlagF
+		}
+	}
+	if p.IPv4HomeAddress.Is4() && lt > 0 {
+		opts = append(opts, &mip6.IPv4HomeAddress{PrefixLen: 32, Address: p.IPv4HomeAddress})
+	}
+	opts = append(opts, mip6.MNIdentifierNAI(p.ID))
 	if len(p.MobilePrefixes) > 0 {
 		flags |= mip6.BUFlagR
 		if lt > 0 {
@@ -137,7 +161,27 @@ type BAInfo struct {
 	// 4285 §6). HasTimestamp is false when the option is missing.
 	Timestamp    binding.Timestamp
 	HasTimestamp bool
+	// UDP reports a NAT Detection option (RFC 5555 §3.2.2): the home
+	// agent tunnels to us in UDP (port 4191), because it saw a NAT or
+	// because the F flag asked; ours must go the same way. ForceUDP is
+	// the option's F flag. Keepalive is how often the NAT's mapping
+	// must be refreshed: the option's refresh time, NATKeepalive when
+	// it is 0 ("ignored"), 0 when it is all ones (no NAT: no keepalive
+	// needed).
+	UDP       bool
+	ForceUDP  bool
+	Keepalive time.Duration
+	// HasIPv4Ack reports an IPv4 Address Acknowledgement (RFC 5555
+	// §3.2.1) with its status; IPv4HomeAddress is the address granted
+	// (valid only with a success status, below 128).
+	HasIPv4Ack      bool
+	IPv4AckStatus   mip6.IPv4AckStatus
+	IPv4HomeAddress netip.Addr
 }
+
+// NATKeepalive is RFC 5555's NATKATIMEOUT, the NAT keepalive interval
+// when the home agent does not give one.
+const NATKeepalive = 110 * time.Second
 
 // VerifyBindingAck checks a received Binding Acknowledgement as RFC 4285
 // §5.1 asks of a mobile node and returns its content: the checksum with
@@ -177,6 +221,24 @@ func VerifyBindingAck(mh []byte, src, hoa, coa netip.Addr, sa SA) (BAInfo, error
 			// is the MN-HA one; an MN-AAA option may follow.
 			if auth == nil {
 				auth = o
+			}
+		case *mip6.NATDetection:
+			if !info.UDP {
+				info.UDP, info.ForceUDP = true, o.ForceUDP
+				switch o.RefreshTime {
+				case 0:
+					info.Keepalive = NATKeepalive
+				case 0xffffffff * time.Second:
+				default:
+					info.Keepalive = o.RefreshTime
+				}
+			}
+		case *mip6.IPv4AddressAck:
+			if !info.HasIPv4Ack {
+				info.HasIPv4Ack, info.IPv4AckStatus = true, o.Status
+				if o.Status < 128 {
+					info.IPv4HomeAddress = o.Address
+				}
 			}
 		}
 	}

@@ -46,6 +46,15 @@ type BULEntry struct {
 	// RefreshAt is when the next refresh goes out (§11.7.1, honouring
 	// the Binding Refresh Advice of §6.2.4).
 	RefreshAt time.Time
+	// UDP reports that the binding to an IPv4 care-of address tunnels in
+	// UDP (RFC 5555 §4.1: the home agent's NAT Detection option), and
+	// Keepalive the NAT keepalive interval it gave (0: none needed);
+	// RefreshAt is never later than one Keepalive after the last
+	// Binding Update. IPv4HomeAddress is the IPv4 home address granted
+	// (RFC 5555 §3.2.1), if any.
+	UDP             bool
+	Keepalive       time.Duration
+	IPv4HomeAddress netip.Addr
 
 	// Retransmission state (§11.8): when the Binding Update in flight
 	// is sent again, zero when none is in flight, and the timeout in

@@ -25,4 +25,23 @@
 //   - Movement: link, address and Router Advertisement events per interface
 //     in, "moved to care-of address X on interface Y", "returned home" and
 //     "lost connectivity" out (§11.5).
+//
+// # IPv4 networks (Dual-Stack MIPv6, RFC 5555)
+//
+// With Config.HomeAgentIPv4 set, Moved accepts an IPv4 care-of address.
+// The Binding Update then carries the IPv4 Care-of Address option (and the
+// F flag with Config.ForceUDP, an IPv4 Home Address option with
+// Config.IPv4HomeAddress), no Home Address option, and BUPacket.Outer says
+// to send it in UDP to the home agent's IPv4 address, port 4191, from
+// port 4191 (RFC 5555 §4.2). The Binding Acknowledgement's NAT Detection
+// option (§3.2.2) comes out as Event.UDP, Event.NAT and Event.Keepalive:
+// the daemon picks the UDP tunnel (tunnel.KindUDP4) or IPv6 in IPv4
+// (tunnel.Kind6in4). The NAT keepalives are the registration's own
+// refreshes, scheduled no later than one keepalive interval after the last
+// Binding Update: a Binding Update through the NAT refreshes its mapping
+// and, acknowledged, proves it end to end; a NAT that lost the mapping
+// meanwhile shows the home agent a new port, which it follows. An IPv4
+// home address granted (§3.2.1) is Event.IPv4HomeAddress, for the daemon
+// to put on the tunnel device and in its tunnel.Table (SetIPv4); the
+// refreshes ask for that address again.
 package mobilenode

@@ -37,13 +37,20 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 	be := haMH(t, &mip6.BindingError{Status: mip6.BEUnknownHomeAddress, HomeAddress: hoa}).MH
 	brr := haMH(t, &mip6.BindingRefreshRequest{}).MH
 	return map[string][]byte{
-		"ba-accepted":      makeBA(t, baOpts{seq: e.Sequence, ts: e.Timestamp, lifetime: 300 * time.Second, refresh: 224 * time.Second}),
-		"ba-135":           makeBA(t, baOpts{status: mip6.StatusSequenceOutOfWindow, seq: 1000, ts: e.Timestamp}),
-		"ba-145":           makeBA(t, baOpts{status: mip6.StatusMesgIDRequired, seq: e.Sequence, ts: e.Timestamp + 1<<40}),
-		"ba-134":           makeBA(t, baOpts{status: mip6.StatusDADFailed, flags: mip6.BAFlagK, seq: e.Sequence, ts: e.Timestamp}),
-		"ba-wrong-seq":     makeBA(t, baOpts{seq: e.Sequence + 1, ts: e.Timestamp, lifetime: 300 * time.Second}),
-		"ba-wrong-key":     makeBA(t, baOpts{seq: e.Sequence, ts: e.Timestamp, lifetime: 300 * time.Second, key: []byte("k")}),
-		"ba-no-timestamp":  makeBA(t, baOpts{seq: e.Sequence, noTS: true, lifetime: 8 * time.Second}),
+		"ba-accepted":     makeBA(t, baOpts{seq: e.Sequence, ts: e.Timestamp, lifetime: 300 * time.Second, refresh: 224 * time.Second}),
+		"ba-135":          makeBA(t, baOpts{status: mip6.StatusSequenceOutOfWindow, seq: 1000, ts: e.Timestamp}),
+		"ba-145":          makeBA(t, baOpts{status: mip6.StatusMesgIDRequired, seq: e.Sequence, ts: e.Timestamp + 1<<40}),
+		"ba-134":          makeBA(t, baOpts{status: mip6.StatusDADFailed, flags: mip6.BAFlagK, seq: e.Sequence, ts: e.Timestamp}),
+		"ba-wrong-seq":    makeBA(t, baOpts{seq: e.Sequence + 1, ts: e.Timestamp, lifetime: 300 * time.Second}),
+		"ba-wrong-key":    makeBA(t, baOpts{seq: e.Sequence, ts: e.Timestamp, lifetime: 300 * time.Second, key: []byte("k")}),
+		"ba-no-timestamp": makeBA(t, baOpts{seq: e.Sequence, noTS: true, lifetime: 8 * time.Second}),
+		// DSMIPv6 (RFC 5555 §3.2.1, §3.2.2).
+		"ba-nat": makeBA(t, baOpts{seq: e.Sequence, ts: e.Timestamp, lifetime: 300 * time.Second,
+			nat: &mip6.NATDetection{RefreshTime: 110 * time.Second},
+			ack: &mip6.IPv4AddressAck{PrefixLen: 32, Address: netip.MustParseAddr("198.51.100.1")}}),
+		"ba-force-udp": makeBA(t, baOpts{seq: e.Sequence, ts: e.Timestamp, lifetime: 300 * time.Second,
+			nat: &mip6.NATDetection{ForceUDP: true, RefreshTime: 0xffffffff * time.Second},
+			ack: &mip6.IPv4AddressAck{Status: mip6.IPv4AckDynamicNotAvailable, Address: netip.IPv4Unspecified()}}),
 		"be-unknown-hoa":   be,
 		"brr":              brr,
 		"empty":            {},
@@ -118,13 +125,26 @@ func FuzzVerifyBindingAck(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again := makeBA(t, baOpts{status: info.Status, flags: info.Flags, seq: info.Sequence, lifetime: info.Lifetime,
-			refresh: info.Refresh, ts: info.Timestamp, noTS: !info.HasTimestamp})
+		o := baOpts{status: info.Status, flags: info.Flags, seq: info.Sequence, lifetime: info.Lifetime,
+			refresh: info.Refresh, ts: info.Timestamp, noTS: !info.HasTimestamp}
+		if info.UDP {
+			o.nat = &mip6.NATDetection{ForceUDP: info.ForceUDP, RefreshTime: info.Keepalive}
+			if info.Keepalive == 0 {
+				o.nat.RefreshTime = 0xffffffff * time.Second
+			}
+		}
+		if info.HasIPv4Ack {
+			o.ack = &mip6.IPv4AddressAck{Status: info.IPv4AckStatus, Address: netip.IPv4Unspecified()}
+			if info.IPv4HomeAddress.IsValid() {
+				o.ack.Address, o.ack.PrefixLen = info.IPv4HomeAddress, 32
+			}
+		}
+		again := makeBA(t, o)
 		info2, err := VerifyBindingAck(again, haAddr, hoa, coa1, sa)
 		if err != nil {
 			t.Fatalf("rebuilt BA does not verify: %v", err)
 		}
-		if diff := cmp.Diff(info, info2); diff != "" {
+		if diff := cmp.Diff(info, info2, cmpOpts); diff != "" {
 			t.Fatalf("round trip (-first +second):\n%s", diff)
 		}
 	})

@@ -91,6 +91,15 @@ type lab struct {
 	dad   bool          // DAD result the home agent's caller reports
 	noDAD bool          // home agent skips DAD
 	last  homeagent.Result
+	// haTOML, when not empty, replaces haConfig's had.toml (the
+	// DSMIPv6 tests add [ipv4]); nat, when not nil, is the NAT between
+	// an IPv4 mobile node and the home agent: it maps the inside source
+	// address and port of a Binding Update to what the home agent sees.
+	haTOML string
+	nat    func(netip.AddrPort) netip.AddrPort
+	// natSeen is what the home agent saw the last IPv4 Binding Update
+	// come from.
+	natSeen netip.AddrPort
 }
 
 func newLab(t testing.TB, cfg Config) *lab {
@@ -108,7 +117,14 @@ func newLab(t testing.TB, cfg Config) *lab {
 // restartHA replaces the home agent by a fresh one with no state, as a
 // had restart without a state file leaves it.
 func (l *lab) restartHA() {
-	h, err := homeagent.New(haConfig(l.t), homeagent.Options{SkipDAD: l.noDAD})
+	cfg := haConfig(l.t)
+	if l.haTOML != "" {
+		var err error
+		if cfg, err = conf.ParseHA([]byte(l.haTOML)); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	h, err := homeagent.New(cfg, homeagent.Options{SkipDAD: l.noDAD})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -123,13 +139,26 @@ func (l *lab) deliver(bu *BUPacket) (Packet, bool) {
 		l.t.Fatal("no Binding Update to deliver")
 	}
 	hnow := l.now.Add(l.skew)
-	res := l.ha.ProcessBU(nil, homeagent.Packet{Src: bu.Src, Dst: bu.Dst, HomeAddress: bu.HomeAddress, MH: bu.MH}, hnow)
+	hp := homeagent.Packet{Src: bu.Src, Dst: bu.Dst, HomeAddress: bu.HomeAddress, MH: bu.MH}
+	if bu.Outer.IsValid() {
+		// RFC 5555 §4.2: in UDP from port 4191, through the NAT if
+		// there is one.
+		from := netip.AddrPortFrom(bu.OuterSrc, mip6.UDPPortDSMIP)
+		if l.nat != nil {
+			from = l.nat(from)
+		}
+		hp.Outer, hp.OuterDst, l.natSeen = from, bu.Outer.Addr(), from
+	}
+	res := l.ha.ProcessBU(nil, hp, hnow)
 	if res.Verdict == homeagent.NeedsDAD {
 		res = l.ha.CompleteDAD(nil, res.HomeAddress, l.dad, hnow)
 	}
 	l.last = res
 	if res.Verdict != homeagent.Reply {
 		return Packet{}, false
+	}
+	if bu.Outer.IsValid() && res.Outer != l.natSeen {
+		l.t.Fatalf("BA to %v, the BU came from %v", res.Outer, l.natSeen)
 	}
 	p := Packet{Src: haAddr, Dst: res.BADst, MH: res.BA}
 	if res.BADst != res.HomeAddress {
@@ -187,6 +216,8 @@ type baOpts struct {
 	key      []byte
 	coa      netip.Addr
 	noAuth   bool
+	nat      *mip6.NATDetection   // RFC 5555 §3.2.2
+	ack      *mip6.IPv4AddressAck // RFC 5555 §3.2.1
 }
 
 // makeBA builds an authenticated BA as RFC 4285 §5.1 and RFC 6275 §6.1.8
@@ -206,6 +237,12 @@ func makeBA(t testing.TB, o baOpts) []byte {
 	var opts []mip6.MobilityOption
 	if o.refresh > 0 {
 		opts = append(opts, &mip6.BindingRefreshAdvice{RefreshInterval: o.refresh})
+	}
+	if o.ack != nil {
+		opts = append(opts, o.ack)
+	}
+	if o.nat != nil {
+		opts = append(opts, o.nat)
 	}
 	opts = append(opts, mip6.MNIdentifierNAI(nai))
 	if !o.noTS {

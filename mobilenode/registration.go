@@ -131,6 +131,19 @@ type Event struct {
 	Lifetime time.Duration
 	// Offset is the clock correction of EventClockResync.
 	Offset time.Duration
+	// For EventRegistered with an IPv4 care-of address (RFC 5555): UDP
+	// says the tunnel must be IPv6 in UDP to the home agent's IPv4
+	// address port 4191 (the BA carried a NAT Detection option: a NAT,
+	// or the F flag), else IPv6 in IPv4 (protocol 41); NAT that a NAT
+	// was seen, and Keepalive the interval of the NAT keepalives, which
+	// the registration's own refreshes provide (see Registration).
+	UDP, NAT  bool
+	Keepalive time.Duration
+	// IPv4Ack reports an IPv4 Address Acknowledgement with
+	// IPv4AckStatus; IPv4HomeAddress is the IPv4 home address granted.
+	IPv4Ack         bool
+	IPv4AckStatus   mip6.IPv4AckStatus
+	IPv4HomeAddress netip.Addr
 }
 
 // BUPacket is a Binding Update to send: MH is the whole Mobility Header,
@@ -138,6 +151,14 @@ type Event struct {
 // Home Address destination option carrying HomeAddress when it is valid
 // (away from home; at home Src is the home address and there is none,
 // §11.5.5).
+//
+// From an IPv4 care-of address (RFC 5555 §4.2) Outer is valid: Src is
+// the home address, there is no Home Address option, and the IPv6 packet
+// goes in UDP from OuterSrc (the IPv4 care-of address) to Outer, the
+// home agent's IPv4 address and port 4191. Send it from port 4191 too,
+// through the tunnel's own socket (tunnel.Forwarder.SendUDP4): the NAT
+// mapping the home agent learns from it is then the one the tunnel's
+// packets use.
 type BUPacket struct {
 	MH               []byte
 	Src, Dst         netip.Addr
@@ -145,6 +166,8 @@ type BUPacket struct {
 	Sequence         uint16
 	Lifetime         time.Duration
 	RetransmitNumber int
+	Outer            netip.AddrPort
+	OuterSrc         netip.Addr
 }
 
 // Output is what the caller does after giving the Registration an event:
@@ -190,6 +213,17 @@ type Config struct {
 	// MobilePrefixes make the node a mobile router registering these
 	// mobile network prefixes (NEMO explicit mode, RFC 3963 §6.1.1).
 	MobilePrefixes []netip.Prefix
+	// HomeAgentIPv4 is the home agent's IPv4 address (home_agent_ipv4),
+	// where Binding Updates from an IPv4 care-of address go (RFC 5555
+	// §4.2). Without it an IPv4 care-of address cannot be used.
+	HomeAgentIPv4 netip.Addr
+	// ForceUDP sets the F flag (RFC 5555 §3.1.3) on Binding Updates
+	// from an IPv4 care-of address.
+	ForceUDP bool
+	// IPv4HomeAddress asks for an IPv4 home address (RFC 5555 §3.1.1):
+	// a specific one, or 0.0.0.0 for any; the zero Addr asks for none.
+	// Once one is granted the node asks for that one.
+	IPv4HomeAddress netip.Addr
 }
 
 // ConfigFromMN builds a Config from a validated mnd.toml. The home agent
@@ -200,11 +234,14 @@ func ConfigFromMN(c *conf.MN) (Config, error) {
 		return Config{}, fmt.Errorf("mobilenode: %w", err)
 	}
 	return Config{
-		ID:          c.ID,
-		HomeAddress: c.HomeAddress,
-		HomeAgent:   c.HomeAgent,
-		SA:          SA{SPI: c.SPI, Key: c.Key, Algorithm: alg},
-		Lifetime:    time.Duration(c.Lifetime),
+		ID:              c.ID,
+		HomeAddress:     c.HomeAddress,
+		HomeAgent:       c.HomeAgent,
+		SA:              SA{SPI: c.SPI, Key: c.Key, Algorithm: alg},
+		Lifetime:        time.Duration(c.Lifetime),
+		HomeAgentIPv4:   c.HomeAgentIPv4,
+		ForceUDP:        c.ForceUDP,
+		IPv4HomeAddress: c.IPv4HomeAddress,
 	}, nil
 }
 
@@ -290,6 +327,12 @@ func NewRegistration(cfg Config) (*Registration, error) {
 	if cfg.MaxResyncs <= 0 {
 		cfg.MaxResyncs = 3
 	}
+	if a := cfg.HomeAgentIPv4; a.IsValid() && (!a.Is4() || a.IsUnspecified() || a.IsMulticast()) {
+		return nil, fmt.Errorf("mobilenode: home agent IPv4 address %v is not a unicast IPv4 address", a)
+	}
+	if a := cfg.IPv4HomeAddress; a.IsValid() && !a.Is4() {
+		return nil, fmt.Errorf("mobilenode: IPv4 home address %v is not an IPv4 address", a)
+	}
 	r := &Registration{cfg: cfg, unknown: true}
 	r.e = BULEntry{Peer: cfg.HomeAgent, HomeAddress: cfg.HomeAddress, Home: true, Sequence: cfg.InitialSequence - 1}
 	return r, nil
@@ -329,9 +372,14 @@ func (r *Registration) output(o Output) Output {
 // Moved reports that the best care-of address is now coa (the Movement
 // decision "moved to care-of address X"). A new address starts a
 // registration; the address already registered or being registered
-// changes nothing. An invalid coa is LostConnectivity.
+// changes nothing. An invalid coa is LostConnectivity, and so is an IPv4
+// one without Config.HomeAgentIPv4 (RFC 5555 needs the home agent's IPv4
+// address to register it).
 func (r *Registration) Moved(coa netip.Addr, now time.Time) Output {
-	if !coa.IsValid() {
+	if coa.Is4In6() {
+		coa = coa.Unmap()
+	}
+	if !coa.IsValid() || (coa.Is4() && !r.cfg.HomeAgentIPv4.IsValid()) {
 		return r.LostConnectivity(now)
 	}
 	if coa == r.cfg.HomeAddress {
@@ -545,8 +593,27 @@ func (r *Registration) handleBA(p Packet, now time.Time) (Output, error) {
 		e.BoundCareOf, e.Lifetime = e.CareOf, granted
 		e.Expires = e.SentAt.Add(granted)
 		e.RefreshAt = e.SentAt.Add(RefreshInterval(granted, info.Refresh))
+		ev := Event{Kind: EventRegistered, Status: s, CareOf: e.CareOf, Lifetime: granted}
+		e.UDP, e.Keepalive = false, 0
+		if e.CareOf.Is4() && info.UDP {
+			// RFC 5555 §4.1: tunnel in UDP, and keep the NAT's
+			// mapping alive. The keepalive is our refresh: a
+			// Binding Update through the same mapping, which the
+			// Binding Acknowledgement confirms end to end, so a
+			// mapping the NAT lost meanwhile is noticed and
+			// re-learnt by the home agent (a NAT rebinding).
+			e.UDP, e.Keepalive = true, info.Keepalive
+			if ka := info.Keepalive; ka > 0 && e.SentAt.Add(ka).Before(e.RefreshAt) {
+				e.RefreshAt = e.SentAt.Add(ka)
+			}
+			ev.UDP, ev.NAT, ev.Keepalive = true, !info.ForceUDP || info.Keepalive > 0, info.Keepalive
+		}
+		if info.HasIPv4Ack {
+			ev.IPv4Ack, ev.IPv4AckStatus, ev.IPv4HomeAddress = true, info.IPv4AckStatus, info.IPv4HomeAddress
+			e.IPv4HomeAddress = info.IPv4HomeAddress
+		}
 		r.stop(Registered)
-		o.Events = append(o.Events, Event{Kind: EventRegistered, Status: s, CareOf: e.CareOf, Lifetime: granted})
+		o.Events = append(o.Events, ev)
 	case s == mip6.StatusSequenceOutOfWindow:
 		e.Sequence = info.Sequence // the next BU sends one more
 		o.Events = append(o.Events, Event{Kind: EventSequenceResync, Status: s})
@@ -645,7 +712,13 @@ func (r *Registration) send(now time.Time) *BUPacket {
 	e.Retransmit = now.Add(e.Backoff)
 	p := BUParams{ID: r.cfg.ID, SA: r.cfg.SA, HomeAddress: r.cfg.HomeAddress, CareOf: e.CareOf,
 		HomeAgent: r.cfg.HomeAgent, Sequence: e.Sequence, Lifetime: e.LifetimeSent,
-		LinkLocal: r.cfg.LinkLocal, Timestamp: ts, MobilePrefixes: r.cfg.MobilePrefixes}
+		LinkLocal: r.cfg.LinkLocal, Timestamp: ts, MobilePrefixes: r.cfg.MobilePrefixes,
+		ForceUDP: r.cfg.ForceUDP, IPv4HomeAddress: r.cfg.IPv4HomeAddress}
+	if e.IPv4HomeAddress.IsValid() {
+		// Keep the address granted (RFC 5555 §3.1.1: the node names
+		// the IPv4 home address it has).
+		p.IPv4HomeAddress = e.IPv4HomeAddress
+	}
 	mh, err := AppendBindingUpdate(nil, &p)
 	if err != nil {
 		// NewRegistration checked everything AppendBindingUpdate
@@ -656,7 +729,14 @@ func (r *Registration) send(now time.Time) *BUPacket {
 	}
 	pkt := &BUPacket{MH: mh, Src: e.CareOf, Dst: r.cfg.HomeAgent, Sequence: e.Sequence,
 		Lifetime: p.Lifetime, RetransmitNumber: r.retransmits}
-	if e.CareOf != r.cfg.HomeAddress {
+	switch {
+	case e.CareOf.Is4():
+		// RFC 5555 §4.2: IPv4 Care-of Address option, inner packet
+		// from the home address, no Home Address option, in UDP to
+		// the home agent's IPv4 address.
+		pkt.Src, pkt.OuterSrc = r.cfg.HomeAddress, e.CareOf
+		pkt.Outer = netip.AddrPortFrom(r.cfg.HomeAgentIPv4, mip6.UDPPortDSMIP)
+	case e.CareOf != r.cfg.HomeAddress:
 		pkt.HomeAddress = r.cfg.HomeAddress
 	}
 	return pkt

@@ -215,7 +215,8 @@ func (t *Tunnel) Input(pkt []byte) ([]byte, Verdict) {
 // Anti-spoofing and relay rules, each with its drop reason:
 //
 //  1. The inner packet must be IPv6 with a consistent payload length
-//     (ReasonMalformed).
+//     (ReasonMalformed), or IPv4 for an IPv4 home address (inner4.go:
+//     the same rules with IPv4's address classes).
 //  2. Inner source and destination must be unicast addresses of global
 //     reach: not multicast, link-local, unspecified, loopback, IPv4-mapped
 //     or IPv4-compatible (ReasonInnerSrc, ReasonInnerDst). A multicast
@@ -264,6 +265,9 @@ func (t *Tunnel) Decap(inner []byte, o *Outer) ([]byte, Verdict) {
 }
 
 func (t *Tunnel) decap(inner []byte, o *rawOuter) ([]byte, Verdict) {
+	if len(inner) > 0 && inner[0]>>4 == 4 {
+		return t.decap4(inner, o)
+	}
 	n, ok := innerLen(inner)
 	if !ok {
 		t.Counters.add(In, ReasonMalformed, len(inner))
@@ -303,7 +307,12 @@ func (t *Tunnel) check(src, dst *[16]byte, o *rawOuter) Reason {
 	if t.cfg.Role == RoleMobileNode {
 		key = dst
 	}
-	b := t.table.lookup(key)
+	return checkBinding(t.table.lookup(key), o)
+}
+
+// checkBinding applies rules 3 and 4 of Decap to the binding b the inner
+// packet belongs to, for IPv6 and IPv4 inner packets alike.
+func checkBinding(b *Binding, o *rawOuter) Reason {
 	switch {
 	case b == nil:
 		return ReasonNoBinding

@@ -58,6 +58,26 @@
 //	               ▼
 //	             ActionReply ──► tun.Write
 //
+// # Signalling on the tunnel sockets
+//
+// A Dual-Stack MIPv6 node on an IPv4 network (RFC 5555 §4) sends its
+// Binding Updates the way its data goes: to the home agent's IPv4 address
+// in UDP port 4191 or in protocol 41, that is, to the Forwarder's sockets.
+// With ForwarderConfig.SignalAddrs and Signal set, an inner IPv6 packet to
+// one of those addresses carrying a Mobility Header (IsSignal) is handed
+// to the daemon before the binding check instead of being decapsulated
+// (a first Binding Update has no binding to pass), and
+// Forwarder.SendUDP4 and Forwarder.Send6in4 send the answer through the
+// same sockets, so it leaves from port 4191 through the NAT's mapping.
+//
+// # IPv4 home addresses
+//
+// Table.SetIPv4 binds an IPv4 home address (RFC 5555 §3.1.1) to a UDP
+// endpoint; its IPv4 packets then go through the tunnel in UDP like the
+// IPv6 ones (RFC 5555 §4.1 puts either right after the UDP header), with
+// the same relay, binding and ECN rules (inner4.go). Other kinds do not
+// carry IPv4.
+//
 // # Bindings and their life cycle
 //
 // The control plane (the binding cache of had, the binding update list of

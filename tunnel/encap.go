@@ -63,6 +63,17 @@ func (t *Tunnel) Output(buf []byte, off int) ([]byte, Verdict) {
 		return nil, Verdict{ActionDrop, ReasonHeadroom}
 	}
 	inner := buf[off:]
+	if len(inner) > 0 && inner[0]>>4 == 4 {
+		// An IPv4 home address's packet (Table.SetIPv4).
+		if len(inner) < IPv4HeaderLen {
+			return t.encap4(buf, off, nil)
+		}
+		keyOff := ip4Dst
+		if t.cfg.Role == RoleMobileNode {
+			keyOff = ip4Src
+		}
+		return t.encap4(buf, off, t.table.lookup4(inner, keyOff))
+	}
 	if _, ok := innerLen(inner); !ok {
 		t.Counters.add(Out, ReasonMalformed, len(inner))
 		return nil, Verdict{ActionDrop, ReasonMalformed}
@@ -75,7 +86,8 @@ func (t *Tunnel) Output(buf []byte, off int) ([]byte, Verdict) {
 	return t.Encap(buf, off, t.table.lookup(&k))
 }
 
-// Encap encapsulates the inner IPv6 packet at buf[off:] for binding b,
+// Encap encapsulates the inner IPv6 packet at buf[off:] for binding b (an
+// IPv4 packet for an IPv4 home address's binding: see inner4.go),
 // writing the outer header in place into the headroom buf[off-overhead:off]
 // (Headroom is always enough), and returns the outer packet. buf must end
 // where the packet ends (pass buf[:off+size]); octets after the inner
@@ -111,13 +123,18 @@ func (t *Tunnel) Encap(buf []byte, off int, b *Binding) ([]byte, Verdict) {
 		return nil, Verdict{ActionDrop, ReasonHeadroom}
 	}
 	inner := buf[off:]
+	if len(inner) > 0 && inner[0]>>4 == 4 {
+		return t.encap4(buf, off, b)
+	}
 	n, ok := innerLen(inner)
 	if !ok {
 		t.Counters.add(Out, ReasonMalformed, len(inner))
 		return nil, Verdict{ActionDrop, ReasonMalformed}
 	}
 	inner = inner[:n]
-	if b == nil {
+	if b == nil || b.v4key() {
+		// (An IPv4 home address's binding carries IPv4 packets only:
+		// an IPv6 packet to its IPv4-mapped form is not for it.)
 		t.Counters.add(Out, ReasonNoBinding, n)
 		return nil, Verdict{ActionDrop, ReasonNoBinding}
 	}
@@ -263,13 +280,16 @@ func (t *Tunnel) Prepare(buf []byte, off int, b *Binding) ([]byte, Prepared, Ver
 		return nil, Prepared{}, Verdict{ActionDrop, ReasonHeadroom}
 	}
 	inner := buf[off:]
+	if len(inner) > 0 && inner[0]>>4 == 4 {
+		return t.prepare4(buf, off, b)
+	}
 	n, ok := innerLen(inner)
 	if !ok {
 		t.Counters.add(Out, ReasonMalformed, len(inner))
 		return nil, Prepared{}, Verdict{ActionDrop, ReasonMalformed}
 	}
 	inner = inner[:n]
-	if b == nil {
+	if b == nil || b.v4key() {
 		t.Counters.add(Out, ReasonNoBinding, n)
 		return nil, Prepared{}, Verdict{ActionDrop, ReasonNoBinding}
 	}

@@ -62,7 +62,11 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func newLab(t *testing.T, kind Kind) *lab {
+func newLab(t *testing.T, kind Kind) *lab { return newLabWith(t, kind, nil, nil) }
+
+// newLabWith is newLab with changes to the home agent's and the mobile
+// node's forwarder configurations.
+func newLabWith(t *testing.T, kind Kind, haCfg, mnCfg func(*ForwarderConfig)) *lab {
 	l := &lab{kind: kind}
 	nl, err := netlab.New(t)
 	must(t, err)
@@ -111,9 +115,16 @@ func newLab(t *testing.T, kind Kind) *lab {
 	// Every forwarder terminates all three kinds, as a home agent would.
 	fc := ForwarderConfig{Name: "gmtun0", IPv6: true, IPv4: true, UDP: true, Queues: 2,
 		OnError: func(err error) { t.Errorf("forwarder: %v", err) }}
-	must(t, l.ha.Do(func() (err error) { l.haF, err = NewForwarder(l.haT, fc); return err }))
+	hfc, mfc := fc, fc
+	if haCfg != nil {
+		haCfg(&hfc)
+	}
+	if mnCfg != nil {
+		mnCfg(&mfc)
+	}
+	must(t, l.ha.Do(func() (err error) { l.haF, err = NewForwarder(l.haT, hfc); return err }))
 	t.Cleanup(func() { must(t, l.haF.Close()) })
-	must(t, l.mn.Do(func() (err error) { l.mnF, err = NewForwarder(l.mnT, fc); return err }))
+	must(t, l.mn.Do(func() (err error) { l.mnF, err = NewForwarder(l.mnT, mfc); return err }))
 	t.Cleanup(func() { must(t, l.mnF.Close()) })
 
 	must(t, l.mn.Addr("gmtun0", "2001:db8:3::100/128"))

@@ -5,6 +5,7 @@ package tunnel
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -64,6 +65,23 @@ type ForwarderConfig struct {
 	// never per packet) when a reader stops on an unexpected error. The
 	// Forwarder never logs.
 	OnError func(error)
+	// SignalAddrs and Signal take Mobility Header signalling off the
+	// 6in4 and UDP sockets (Dual-Stack MIPv6, RFC 5555 §4): an inner
+	// IPv6 packet whose destination is one of SignalAddrs (on a home
+	// agent its home.address; on a mobile node its home address) and
+	// whose upper-layer protocol is the Mobility Header (IsSignal) is
+	// handed to Signal with the outer headers it came with, instead of
+	// being decapsulated: before the binding check, so that the first
+	// Binding Update of a node with no binding yet is not dropped by
+	// the anti-spoofing rules. Counted in Stats.Signalled.
+	//
+	// Signal is called from the socket's reader goroutine: it must not
+	// block (hand the packet to a channel with a non-blocking send, and
+	// drop when it is full), or the tunnel's receive path stalls. pkt is
+	// a copy that Signal owns and may keep. With Signal nil nothing is
+	// taken off.
+	SignalAddrs []netip.Addr
+	Signal      func(pkt []byte, outer Outer)
 }
 
 // Forwarder defaults.
@@ -125,6 +143,10 @@ type Stats struct {
 	KindDisabled, PortMismatch uint64
 	// ICMPReceived counts ICMP messages read from the ICMP sockets.
 	ICMPReceived uint64
+	// Signalled counts packets handed to ForwarderConfig.Signal;
+	// SignalSent the packets SendUDP4 and Send6in4 sent, SignalSendErrors
+	// those they failed to send.
+	Signalled, SignalSent, SignalSendErrors uint64
 	// LastSendError is the last error a send returned, "" if none.
 	LastSendError string
 }
@@ -136,6 +158,7 @@ type fwdCounters struct {
 	_                                                                    [40]byte
 	sends, sent, sendErr, truncated, kindDisabled, portMismatch, icmp    atomic.Uint64
 	lastSendErr                                                          atomic.Pointer[string]
+	signalled, signalSent, signalSendErr                                 atomic.Uint64
 }
 
 // Forwarder is the I/O half of a tunnel: a tun device for the inner
@@ -185,8 +208,14 @@ type Forwarder struct {
 	icmp6    *sock
 	icmp4    *sock
 
+	sig signalAddrs
+
 	ctr    fwdCounters
 	closed atomic.Bool
+	// sendMu orders SendUDP4 and Send6in4 (readers) before the sockets
+	// close (the writer), so that they never use a descriptor number
+	// that was closed and perhaps reused.
+	sendMu sync.RWMutex
 	wg     sync.WaitGroup
 	once   sync.Once
 }
@@ -234,6 +263,9 @@ func NewForwarder(t *Tunnel, cfg ForwarderConfig) (*Forwarder, error) {
 		cfg.SocketBuffer = DefaultSocketBuffer
 	}
 	f := &Forwarder{t: t, cfg: cfg}
+	if cfg.Signal != nil {
+		f.sig = newSignalAddrs(cfg.SignalAddrs)
+	}
 	if err := f.open(); err != nil {
 		f.closeAll()
 		return nil, err
@@ -432,11 +464,15 @@ func (f *Forwarder) closeAll() error {
 		}
 	}
 	f.wg.Wait()
+	f.sendMu.Lock()
+	defer f.sendMu.Unlock()
+	f.closed.Store(true)
 	for _, s := range f.socks {
 		if err := s.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	f.socks = nil
 	return errors.Join(errs...)
 }
 
@@ -452,6 +488,7 @@ func (f *Forwarder) Stats() Stats {
 		Sends:            c.sends.Load(), SentPackets: c.sent.Load(), SendErrors: c.sendErr.Load(),
 		Truncated: c.truncated.Load(), KindDisabled: c.kindDisabled.Load(),
 		PortMismatch: c.portMismatch.Load(), ICMPReceived: c.icmp.Load(),
+		Signalled: c.signalled.Load(), SignalSent: c.signalSent.Load(), SignalSendErrors: c.signalSendErr.Load(),
 	}
 	if p := c.lastSendErr.Load(); p != nil {
 		s.LastSendError = *p
@@ -601,6 +638,10 @@ func (q *txPath) loop() error {
 func (q *txPath) handle(buf []byte, off int) {
 	t := q.f.t
 	inner := buf[off:]
+	if len(inner) > 0 && inner[0]>>4 == 4 {
+		q.handle4(buf, off)
+		return
+	}
 	if _, ok := innerLen(inner); !ok {
 		t.Encap(buf, off, nil) // counts it as malformed
 		return
@@ -665,6 +706,45 @@ func (q *txPath) handle(buf []byte, off int) {
 		q.verdict(buf, pkt, v)
 	default:
 		q.f.ctr.kindDisabled.Add(1)
+	}
+}
+
+// handle4 is handle for an IPv4 packet: an IPv4 home address's
+// (Table.SetIPv4), which only the UDP encapsulation carries.
+func (q *txPath) handle4(buf []byte, off int) {
+	t := q.f.t
+	inner := buf[off:]
+	n, ok := inner4Len(inner)
+	if !ok {
+		t.Encap(buf, off, nil) // counts it as malformed
+		return
+	}
+	keyOff := ip4Dst
+	if t.cfg.Role == RoleMobileNode {
+		keyOff = ip4Src
+	}
+	b := t.table.lookup4(inner, keyOff)
+	if b == nil || b.kind != KindUDP4 {
+		t.Encap(buf, off, b) // counts no_binding or kind
+		return
+	}
+	if q.udp == nil {
+		q.f.ctr.kindDisabled.Add(1)
+		return
+	}
+	if b.lport != q.f.cfg.UDPPort {
+		q.f.ctr.portMismatch.Add(1)
+		return
+	}
+	if n > b.TunnelMTU() && !df4(inner) {
+		// DF clear and too big: the outer packet goes with DF clear
+		// too, header included.
+		q.encap4(buf, off, b)
+		return
+	}
+	pkt, p, v := t.Prepare(buf, off, b)
+	if v.Action == ActionSend {
+		q.addUDP(pkt, b, p.TOS)
 	}
 }
 
@@ -907,7 +987,18 @@ func (p *rxPath) handleBatch() {
 		switch p.kind {
 		case Kind6in4:
 			p.f.ctr.sockPackets.Add(1)
-			inner, v := p.f.t.Input(data)
+			// Tunnel.Input, with the signalling check between the
+			// outer header and decapsulation.
+			var o rawOuter
+			inner, r := parseOuterRaw(&o, data)
+			if r != ReasonOK {
+				p.f.t.Counters.add(In, r, len(data))
+				continue
+			}
+			if p.f.signal(inner, &o) {
+				continue
+			}
+			inner, v := p.f.t.decap(inner, &o)
 			p.pass(p.bufs[i], inner, v)
 		case KindIPv6:
 			p.f.ctr.sockPackets.Add(1)
@@ -996,6 +1087,9 @@ func (p *rxPath) udpDatagram(i int, data []byte) {
 	}
 	if gso <= 0 || gso >= len(data) {
 		p.f.ctr.sockPackets.Add(1)
+		if p.f.signal(data, &o) {
+			return
+		}
 		inner, v := p.f.t.decap(data, &o)
 		p.pass(p.bufs[i], inner, v)
 		return
@@ -1004,6 +1098,9 @@ func (p *rxPath) udpDatagram(i int, data []byte) {
 		seg := data[:min(gso, len(data))]
 		data = data[len(seg):]
 		p.f.ctr.sockPackets.Add(1)
+		if p.f.signal(seg, &o) {
+			continue
+		}
 		inner, v := p.f.t.decap(seg, &o)
 		if v.Action != ActionSend {
 			continue
@@ -1052,4 +1149,89 @@ func (p *icmpPath) loop() error {
 			p.f.tunWrite(p.dev, p.wb, replyOff)
 		}
 	}
+}
+
+// ---- signalling on the tunnel sockets (RFC 5555 §4) ----
+
+// signal hands inner to ForwarderConfig.Signal, copied, if it is
+// Mobility Header signalling for one of our addresses, and reports whether
+// it did. Only packets to our own addresses pay more than a comparison.
+func (f *Forwarder) signal(inner []byte, o *rawOuter) bool {
+	if len(f.sig) == 0 {
+		return false
+	}
+	n, ok := innerLen(inner)
+	if !ok || !f.sig.match(inner[:n]) {
+		return false
+	}
+	out := o.outer()
+	if !o.hasDst {
+		out.Dst = netip.Addr{}
+	}
+	f.ctr.signalled.Add(1)
+	f.cfg.Signal(append([]byte(nil), inner[:n]...), out)
+	return true
+}
+
+// ErrClosed is returned by SendUDP4 and Send6in4 after Close.
+var ErrClosed = errors.New("tunnel: forwarder closed")
+
+// SendUDP4 sends inner, an IPv6 packet, in UDP over IPv4 to ep (a KindUDP4
+// endpoint: ep.Remote port ep.RemotePort) from ep.Local, through the
+// forwarder's own UDP socket: so it leaves from the forwarder's port
+// (4191), and a NAT on the path maps it as it maps the tunnel's packets.
+// That is what RFC 5555 §4 needs for signalling: a home agent's Binding
+// Acknowledgement must go back through the mapping the Binding Update came
+// in by, and a mobile node's Binding Update must create (and its refreshes
+// keep alive) the mapping its tunnel then uses. ep.LocalPort must be the
+// forwarder's UDP port. The kernel builds the IPv4 and UDP headers, with
+// DF set; the call may block briefly when the socket's buffer is full (at
+// most the socket's send timeout). Safe for concurrent use; an error after
+// Close is ErrClosed.
+func (f *Forwarder) SendUDP4(ep Endpoint, inner []byte) error {
+	if ep.Kind != KindUDP4 {
+		return fmt.Errorf("tunnel: SendUDP4 to a %v endpoint", ep.Kind)
+	}
+	if ep.LocalPort != f.cfg.UDPPort {
+		return fmt.Errorf("tunnel: SendUDP4 from port %d, the forwarder's is %d", ep.LocalPort, f.cfg.UDPPort)
+	}
+	return f.sendSignal(f.udp, ep, inner)
+}
+
+// Send6in4 sends inner, an IPv6 packet, as IPv6 in IPv4 (protocol 41, RFC
+// 4213) to ep.Remote from ep.Local (a Kind6in4 endpoint), through the
+// forwarder's protocol-41 socket. See SendUDP4.
+func (f *Forwarder) Send6in4(ep Endpoint, inner []byte) error {
+	if ep.Kind != Kind6in4 {
+		return fmt.Errorf("tunnel: Send6in4 to a %v endpoint", ep.Kind)
+	}
+	return f.sendSignal(f.raw4, ep, inner)
+}
+
+// sendSignal sends inner on s to ep with ep.Local as the source.
+func (f *Forwarder) sendSignal(s *sock, ep Endpoint, inner []byte) error {
+	if err := ep.Validate(); err != nil {
+		return err
+	}
+	if n, ok := innerLen(inner); !ok || n != len(inner) {
+		return fmt.Errorf("tunnel: signalling packet of %d octets is not one IPv6 packet", len(inner))
+	}
+	f.sendMu.RLock()
+	defer f.sendMu.RUnlock()
+	if f.closed.Load() {
+		return ErrClosed
+	}
+	if s == nil {
+		return fmt.Errorf("tunnel: %v not enabled on this forwarder", ep.Kind)
+	}
+	local := netip.AddrFrom4(ep.Local.Unmap().As4()).As16()
+	var oob [cmsgSpace]byte
+	n := putPktinfo4(oob[:], &local, 0)
+	sa := &unix.SockaddrInet4{Port: int(ep.RemotePort), Addr: ep.Remote.Unmap().As4()}
+	if _, err := unix.SendmsgN(s.fd, inner, oob[:n], sa, 0); err != nil {
+		f.ctr.signalSendErr.Add(1)
+		return fmt.Errorf("tunnel: sending signalling to %v: %w", netip.AddrPortFrom(ep.Remote, ep.RemotePort), err)
+	}
+	f.ctr.signalSent.Add(1)
+	return nil
 }

@@ -145,10 +145,19 @@ type Binding struct {
 	base   uint16 // the path MTU installed, which AgePathMTU restores
 }
 
-// Prefix returns the home address (as a /128) or mobile network prefix.
+// Prefix returns the home address (as a /128) or mobile network prefix;
+// for an IPv4 home address (SetIPv4) the address as a /32.
 func (b *Binding) Prefix() netip.Prefix {
+	if b.v4key() {
+		return netip.PrefixFrom(netip.AddrFrom16(b.key).Unmap(), 32)
+	}
 	return netip.PrefixFrom(netip.AddrFrom16(b.key), int(b.bits))
 }
+
+// v4key reports an IPv4 home address binding (SetIPv4): the key is the
+// address in its IPv4-mapped form, which no IPv6 binding can have (Set
+// refuses IPv4-mapped keys).
+func (b *Binding) v4key() bool { return !b.prefix && isV4Mapped16(&b.key) }
 
 // Kind returns the encapsulation.
 func (b *Binding) Kind() Kind { return b.kind }
@@ -455,10 +464,45 @@ func (t *Table) Set(p netip.Prefix, e Endpoint) error {
 	if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
 		return ErrNotIPv6
 	}
+	return t.set(p.Masked(), e)
+}
+
+// SetIPv4 installs or replaces the binding of an IPv4 home address (RFC
+// 5555 §3.1.1), as Set does for an IPv6 one. Its packets are IPv4: a home
+// agent encapsulates those whose destination is a, a mobile node those
+// whose source is a, and decapsulation checks them against it the same
+// way. Only KindUDP4 carries IPv4 inner packets (RFC 5555 §4.1: the IPv4
+// packet right after the UDP header); the other kinds would need IPv4 in
+// IPv6 or in IPv4 (protocol 4), which this package does not do, and are
+// refused.
+func (t *Table) SetIPv4(a netip.Addr, e Endpoint) error {
+	if !a.Is4() {
+		return ErrNotIPv4
+	}
+	if e.Kind != KindUDP4 {
+		return fmt.Errorf("tunnel: IPv4 home address %v over %v: only udp4 carries IPv4 packets", a, e.Kind)
+	}
+	return t.set(netip.PrefixFrom(netip.AddrFrom16(a.As16()), 128), e)
+}
+
+// DeleteIPv4 removes the binding of IPv4 home address a and reports
+// whether there was one.
+func (t *Table) DeleteIPv4(a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	return t.deleteHost(netip.AddrFrom16(a.As16()).As16())
+}
+
+// ErrNotIPv4 is returned by SetIPv4 for an address that is not IPv4.
+var ErrNotIPv4 = errors.New("tunnel: IPv4 home address must be an IPv4 address")
+
+// set is Set for a checked, masked key (IPv4 home addresses in their
+// IPv4-mapped form).
+func (t *Table) set(p netip.Prefix, e Endpoint) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	p = p.Masked()
 	nb := &Binding{
 		key:    p.Addr().As16(),
 		local:  e.Local.As16(),
@@ -586,6 +630,11 @@ func (t *Table) Delete(p netip.Prefix) bool {
 	if p.Bits() < 128 {
 		return t.deletePrefix(prefixKey{k, uint8(p.Bits())})
 	}
+	return t.deleteHost(k)
+}
+
+// deleteHost removes the /128 entry with key k.
+func (t *Table) deleteHost(k [16]byte) bool {
 	h := t.hash(&k)
 	sh := &t.shards[h>>shardShift]
 	sh.mu.Lock()
