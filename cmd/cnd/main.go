@@ -54,45 +54,12 @@ func summary(c *conf.CN) string {
 // serve runs the correspondent until SIGTERM; each SIGHUP loads the
 // configuration again, and a bad one is logged and ignored.
 func serve(ctx context.Context, o daemon.RunOptions) error {
-	cfg, err := conf.LoadCN(o.Config)
-	if err != nil {
-		return err
-	}
-	log, err := daemon.NewLogger(cfg.Log, o.Name, o.Stderr)
-	if err != nil {
-		return err
-	}
-	defer log.Sync()
-	d, err := cnd.New(cfg, cnd.Options{Log: log})
-	if err != nil {
-		log.Error("cannot start", zap.Error(err))
-		return err
-	}
-	reload := make(chan *conf.CN)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				daemon.Notify("STOPPING=1")
-				return
-			case <-o.Reload:
-			}
-			daemon.Notify("RELOADING=1")
-			c, err := conf.LoadCN(o.Config)
+	return daemon.Serve(ctx, o, conf.LoadCN, func(c *conf.CN) conf.Log { return c.Log },
+		func(c *conf.CN, log *zap.Logger) (func(context.Context, <-chan *conf.CN) error, error) {
+			d, err := cnd.New(c, cnd.Options{Log: log})
 			if err != nil {
-				log.Error("reload: configuration has problems, keeping the old one", zap.Error(err))
-			} else {
-				select {
-				case reload <- c:
-				case <-ctx.Done():
-					return
-				}
+				return nil, err
 			}
-			daemon.Notify("READY=1")
-		}
-	}()
-	if err := daemon.Notify("READY=1"); err != nil {
-		log.Warn("sd_notify", zap.Error(err))
-	}
-	return d.Run(ctx, reload)
+			return d.Run, nil
+		})
 }

@@ -45,47 +45,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 // serve runs the home agent until SIGTERM; each SIGHUP loads the
 // configuration again, and a bad one is logged and ignored.
 func serve(ctx context.Context, o daemon.RunOptions) error {
-	cfg, err := conf.LoadHA(o.Config)
-	if err != nil {
-		return err
-	}
-	log, err := daemon.NewLogger(cfg.Log, o.Name, o.Stderr)
-	if err != nil {
-		return err
-	}
-	defer log.Sync()
-	d, err := had.New(cfg, had.Options{Log: log})
-	if err != nil {
-		log.Error("cannot start", zap.Error(err))
-		return err
-	}
-	reload := make(chan *conf.HA)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				daemon.Notify("STOPPING=1")
-				return
-			case <-o.Reload:
-			}
-			daemon.Notify("RELOADING=1")
-			c, err := conf.LoadHA(o.Config)
+	return daemon.Serve(ctx, o, conf.LoadHA, func(c *conf.HA) conf.Log { return c.Log },
+		func(c *conf.HA, log *zap.Logger) (func(context.Context, <-chan *conf.HA) error, error) {
+			d, err := had.New(c, had.Options{Log: log})
 			if err != nil {
-				log.Error("reload: configuration has problems, keeping the old one", zap.Error(err))
-			} else {
-				select {
-				case reload <- c:
-				case <-ctx.Done():
-					return
-				}
+				return nil, err
 			}
-			daemon.Notify("READY=1")
-		}
-	}()
-	if err := daemon.Notify("READY=1"); err != nil {
-		log.Warn("sd_notify", zap.Error(err))
-	}
-	return d.Run(ctx, reload)
+			return d.Run, nil
+		})
 }
 
 func summary(c *conf.HA) string {
