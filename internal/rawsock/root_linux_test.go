@@ -119,11 +119,7 @@ func newSender(t *testing.T, ns *netlab.NS, ifname string) *Sender {
 
 func build(t *testing.T, src, dst, hoa, rh2 netip.Addr, m mip6.MobilityMessage) []byte {
 	t.Helper()
-	b, err := BuildMH(src, dst, hoa, rh2, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return buildMH(t, src, dst, hoa, rh2, m)
 }
 
 // readN reads n packets within a deadline.

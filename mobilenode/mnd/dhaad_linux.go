@@ -3,6 +3,7 @@ package mnd
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"github.com/gomip6/gomip6/ra"
 	"net"
 	"net/netip"
 	"time"
@@ -64,7 +65,7 @@ func (r *engine) sendDHAAD(now time.Time) {
 	r.dhaad.next = now.Add(r.dhaad.timeout)
 	r.dhaad.tries++
 	coa := r.cur.CareOf
-	dst := HomeAgentsAnycast(r.cfg.HomePrefix)
+	dst := ra.HomeAgentsAnycast(r.cfg.HomePrefix)
 	msg, err := mip6.MarshalICMP(&mip6.HomeAgentDiscoveryRequest{Identifier: r.dhaad.id})
 	if err == nil {
 		// From the care-of address: the "from CoA" rule sends it out

@@ -109,7 +109,7 @@
 // With home_agent left out of mnd.toml, the first care-of address starts
 // Dynamic Home Agent Address Discovery (RFC 6275 §11.4.1): a Home Agent
 // Address Discovery Request from the care-of address to the home subnet's
-// Home-Agents anycast address (HomeAgentsAnycast), retransmitted from
+// Home-Agents anycast address (ra.HomeAgentsAnycast), retransmitted from
 // INITIAL_DHAAD_TIMEOUT (3 s) doubling up to 48 s; the first home agent of
 // the matching reply is registered with and kept for the run. The reply is
 // not authenticated (RFC 6275 has no means), but the registration that

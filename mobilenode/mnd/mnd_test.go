@@ -304,25 +304,6 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// TestHomeAgentsAnycast checks RFC 2526 §2-3 with the Mobile IPv6
-// Home-Agents anycast ID 0x7e (RFC 6275 §10.5, RFC 2526 §3): for a
-// 64-bit prefix the interface identifier is FDFF:FFFF:FFFF:FF80 + 7e
-// (universal/local bit 0); otherwise the highest 128 addresses of the
-// subnet hold the IDs.
-func TestHomeAgentsAnycast(t *testing.T) {
-	for pfx, want := range map[string]string{
-		"2001:db8:100::/64":   "2001:db8:100:0:fdff:ffff:ffff:fffe",
-		"2001:db8:100::5/64":  "2001:db8:100:0:fdff:ffff:ffff:fffe",
-		"2001:db8:100::/120":  "2001:db8:100::fe",
-		"2001:db8:100::/48":   "2001:db8:100:ffff:ffff:ffff:ffff:fffe",
-		"2001:db8:100:7::/62": "2001:db8:100:7:ffff:ffff:ffff:fffe",
-	} {
-		if got := HomeAgentsAnycast(netip.MustParsePrefix(pfx)); got.String() != want {
-			t.Errorf("%s: %s, want %s", pfx, got, want)
-		}
-	}
-}
-
 // TestPlanAwayHomePrefix: away from home, the home prefix goes into the
 // tunnel too (the home link's on-link route learned at home would send
 // those packets out of the foreign link), and the home agent's host route

@@ -9,6 +9,7 @@ import (
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/mobilenode"
+	"github.com/gomip6/gomip6/ra"
 	"github.com/gomip6/gomip6/tunnel"
 )
 
@@ -47,18 +48,8 @@ func reloadable(old, new *conf.MN) error {
 // p.HomeAddress is valid, and the Mobility Header, whose checksum the core
 // already computed with the home address as pseudo-header source.
 func buildBU(p *mobilenode.BUPacket) []byte {
-	next := uint8(mip6.ProtoMobility)
-	plen := len(p.MH)
-	if p.HomeAddress.IsValid() {
-		next = mip6.ProtoDestOpts
-		plen += 24
-	}
-	b := make([]byte, 0, 40+plen)
-	b = mip6.AppendIPv6Header(b, uint16(plen), next, rawsock.DefaultHopLimit, p.Src, p.Dst)
-	if p.HomeAddress.IsValid() {
-		b = mip6.AppendHomeAddressDestOpts(b, mip6.ProtoMobility, p.HomeAddress)
-	}
-	return append(b, p.MH...)
+	b, _ := mip6.AppendMobilityPacket(make([]byte, 0, 64+len(p.MH)), p.Src, p.Dst, p.HomeAddress, netip.Addr{}, rawsock.DefaultHopLimit, p.MH)
+	return b
 }
 
 // encapsulation names a tunnel kind as SPEC.md's status does: "ipv6",
@@ -105,23 +96,5 @@ func placeholderHA(c *conf.MN) netip.Addr {
 	if c.HomeAgent.IsValid() {
 		return c.HomeAgent
 	}
-	return HomeAgentsAnycast(c.HomePrefix)
-}
-
-// HomeAgentsAnycast returns the Mobile IPv6 Home-Agents anycast address of
-// a home subnet (RFC 6275 §10.5, RFC 2526 §2-3): the reserved subnet
-// anycast ID 0x7e in the highest addresses of the subnet; for a /64
-// (EUI-64 format interface identifiers) the identifier is
-// FDFF:FFFF:FFFF:FFFE, with the universal/local bit cleared.
-func HomeAgentsAnycast(p netip.Prefix) netip.Addr {
-	a := p.Masked().Addr().As16()
-	bits := p.Bits()
-	for i := bits; i < 128; i++ {
-		a[i/8] |= 0x80 >> (i % 8)
-	}
-	a[15] = a[15]&0x80 | 0x7e
-	if bits == 64 {
-		a[8] &^= 0x02
-	}
-	return netip.AddrFrom16(a)
+	return ra.HomeAgentsAnycast(c.HomePrefix)
 }

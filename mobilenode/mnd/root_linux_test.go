@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gomip6/gomip6/ra"
 	"io"
 	"net"
 	"net/netip"
@@ -651,7 +652,7 @@ key = %q
 	// DHAAD (RFC 6275 §10.5): the home agent listens on the home
 	// subnet's Home-Agents anycast address and answers with its own.
 	var ic *icmp.PacketConn
-	anycast := HomeAgentsAnycast(netip.MustParsePrefix("2001:db8:100::/64"))
+	anycast := ra.HomeAgentsAnycast(netip.MustParsePrefix("2001:db8:100::/64"))
 	must(t, ns.Addr("h0", anycast.String()+"/64"))
 	must(t, ns.Do(func() (err error) {
 		ic, err = icmp.ListenPacket("ip6:ipv6-icmp", "::")
