@@ -71,10 +71,13 @@ type Options struct {
 // Daemon is a running home agent.
 type Daemon struct {
 	cfg  *conf.HA
-	o    Options
 	log  *zap.Logger
 	now  func() time.Time
 	home *net.Interface
+
+	// params is the RA content of cfg (the Mobile Prefix Advertisements
+	// reuse it), rebuilt on reload.
+	params ra.Params
 
 	ha      *homeagent.HomeAgent
 	table   *tunnel.Table
@@ -165,7 +168,7 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		o.TunName = DefaultTunName
 	}
 	d = &Daemon{
-		cfg: cfg, o: o, log: o.Log, now: o.Now,
+		cfg: cfg, log: o.Log, now: o.Now,
 		rxq:     make(chan rxPacket, rxQueue),
 		free:    make(chan []byte, rxQueue+64),
 		dadDone: make(chan dadResult, maxDAD),
@@ -267,8 +270,9 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	// passive listener that still learns the other home agents from the
 	// link's RAs and keeps our own entry for DHAAD (§10.5.1).
 	d.halist = ra.NewHAList(cfg.Home.Prefix, nil)
+	d.params = ra.ParamsFromConfig(cfg, d.home.HardwareAddr)
 	if d.ras, err = ra.Listen(cfg.Home.Interface, ra.SenderConfig{
-		Params:  ra.ParamsFromConfig(cfg, d.home.HardwareAddr),
+		Params:  d.params,
 		Timing:  ra.TimingFromConfig(cfg),
 		HAList:  d.halist,
 		Passive: !cfg.RouterAdvertisements.Enabled,
@@ -537,7 +541,10 @@ func (d *Daemon) apply(res homeagent.Result, now time.Time) {
 	switch res.Verdict {
 	case homeagent.Drop:
 		d.c.byDrop[res.Drop%32].Add(1)
-		d.log.Debug("binding update dropped", zap.Stringer("reason", res.Drop), zap.Error(res.Err))
+		// Forged floods end here: no log fields built unless debug is on.
+		if ce := d.log.Check(zap.DebugLevel, "binding update dropped"); ce != nil {
+			ce.Write(zap.Stringer("reason", res.Drop), zap.Error(res.Err))
+		}
 		return
 	case homeagent.DADPending:
 		return
@@ -604,11 +611,19 @@ func (d *Daemon) sendBA(res homeagent.Result) {
 		return
 	}
 	d.c.baSent.Add(1)
-	fields := []zap.Field{zap.String("event", "ba_sent"), daemon.HoA(res.HomeAddress), daemon.CoA(res.BADst), daemon.Status(res.Status)}
-	if res.Status.Accepted() && res.Change != homeagent.Deleted {
-		fields = append(fields, daemon.Seq(res.Binding.Sequence), daemon.Lifetime(res.Binding.Lifetime))
+	// Refreshes are the steady state: their BAs are logged at debug level,
+	// like the refresh itself.
+	level := zap.InfoLevel
+	if res.Change == homeagent.Refreshed {
+		level = zap.DebugLevel
 	}
-	d.log.Info("binding acknowledgement sent", fields...)
+	if ce := d.log.Check(level, "binding acknowledgement sent"); ce != nil {
+		fields := []zap.Field{zap.String("event", "ba_sent"), daemon.HoA(res.HomeAddress), daemon.CoA(res.BADst), daemon.Status(res.Status)}
+		if res.Status.Accepted() && res.Change != homeagent.Deleted {
+			fields = append(fields, daemon.Seq(res.Binding.Sequence), daemon.Lifetime(res.Binding.Lifetime))
+		}
+		ce.Write(fields...)
+	}
 }
 
 // startDAD runs DAD for a new home address (and its link-local address
@@ -726,14 +741,16 @@ func (d *Daemon) reload(cfg *conf.HA) {
 		d.dirty = true
 		d.log.Info("binding dropped by reload", zap.String("event", "binding_deleted"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf))
 	}
-	oldPrefix := ra.ParamsFromConfig(d.cfg, nil).MobilePrefixAdvertisement(0)
+	params := ra.ParamsFromConfig(cfg, d.home.HardwareAddr)
 	if d.ras != nil {
-		if err := d.ras.SetParams(ra.ParamsFromConfig(cfg, d.home.HardwareAddr)); err != nil {
+		if err := d.ras.SetParams(params); err != nil {
 			d.log.Warn("reload: router advertisements unchanged", zap.Error(err))
 		}
 	}
 	d.cfg = cfg
-	if !reflect.DeepEqual(oldPrefix, ra.ParamsFromConfig(cfg, nil).MobilePrefixAdvertisement(0)) {
+	prefixChanged := !reflect.DeepEqual(d.params.MobilePrefixAdvertisement(0), params.MobilePrefixAdvertisement(0))
+	d.params = params
+	if prefixChanged {
 		// The home prefix's information changed (its lifetimes): tell
 		// every mobile node away from home with an unsolicited Mobile
 		// Prefix Advertisement (RFC 6275 §10.6.2).

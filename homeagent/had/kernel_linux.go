@@ -85,29 +85,19 @@ func (d *Daemon) route(p netip.Prefix, add bool) error {
 	return nil
 }
 
-// Cleanup removes what a had that was killed left behind in the calling
-// thread's network namespace: the tun device (its routes go with it). The
-// proxy entries lived in the dead process; IPv6 forwarding stays on, a
-// home router's normal state.
+// Cleanup is had's -cleanup. A killed had leaves nothing in the kernel to
+// remove: its tun device is not persistent (no TUNSETPERSIST), so the
+// kernel deletes it, and every route had installed with it (all point
+// into it), when the dead process's descriptors close; the proxy entries
+// lived in the process. IPv6 forwarding stays on, a home router's normal
+// state. Cleanup says so, and checks that no device of had's name is left.
 func Cleanup(tunName string, w io.Writer) error {
 	if tunName == "" {
 		tunName = DefaultTunName
 	}
-	l, err := netlink.LinkByName(tunName)
-	var nf netlink.LinkNotFoundError
-	if errors.As(err, &nf) {
-		fmt.Fprintf(w, "had: nothing to clean up (no %s device)\n", tunName)
-		return nil
+	if _, err := netlink.LinkByName(tunName); err == nil {
+		return fmt.Errorf("a device named %s exists: had's tun device is not persistent, so it belongs to a running had or to something else; not removing it", tunName)
 	}
-	if err != nil {
-		return err
-	}
-	if l.Type() != "tuntap" {
-		return fmt.Errorf("%s is a %s device, not had's tun device: not removing it", tunName, l.Type())
-	}
-	if err := netlink.LinkDel(l); err != nil {
-		return fmt.Errorf("removing %s: %w", tunName, err)
-	}
-	fmt.Fprintf(w, "had: removed the tun device %s and its routes\n", tunName)
+	fmt.Fprintf(w, "had: nothing to clean up: the tun device %s and its routes go with the process\n", tunName)
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/gomip6/gomip6/internal/daemon"
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/mip6"
-	"github.com/gomip6/gomip6/ra"
 )
 
 // handleHAO handles a packet to this home agent that carries a Home
@@ -46,7 +45,7 @@ func (d *Daemon) handleHAO(pkt []byte, l mip6.PacketLayout) {
 // agent to the node away from home; the ICMPv6 checksum's pseudo-header
 // destination is the home address (RFC 8200 §8.1, final destination).
 func (d *Daemon) sendMPA(hoa, coa netip.Addr, id uint16) {
-	mpa := ra.ParamsFromConfig(d.cfg, d.home.HardwareAddr).MobilePrefixAdvertisement(id)
+	mpa := d.params.MobilePrefixAdvertisement(id)
 	body, err := mip6.AppendICMP(d.buf[:0], mpa)
 	if err != nil {
 		return

@@ -23,8 +23,9 @@ func (d *Daemon) sendBindingError(l mip6.PacketLayout, s mip6.BEStatus) {
 		return
 	}
 	d.buf = mh[:0]
-	d.send(mh, l.Src, netip.Addr{}, "binding error")
-	d.c.beSent.Add(1)
+	if d.send(mh, l.Src, netip.Addr{}, "binding error") {
+		d.c.beSent.Add(1)
+	}
 }
 
 // send wraps a Mobility Header in IPv6 from this home agent's address to
