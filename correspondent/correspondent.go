@@ -489,6 +489,17 @@ func (c *Correspondent) handleInit(buf []byte, p *Packet, cookie [mip6.CookieLen
 	if !routable(p.Src) || !routable(p.Dst) || p.Src == p.Dst {
 		return Result{Drop: DropBadAddress}
 	}
+	// The budget and the size rule first: a flood above the budget must
+	// not pay for an HMAC and a marshalled reply each before it is
+	// dropped. A HoT or CoT has a fixed size (testReplyLen).
+	if c.strict && testReplyLen > p.size() {
+		c.stats.Amplification++
+		return Result{Drop: DropAmplification}
+	}
+	if !c.replies.Allow(now) {
+		c.stats.RepliesLimited++
+		return Result{Drop: DropReplyLimited}
+	}
 	ne, err := c.nonces.Current(now)
 	if err != nil {
 		return Result{Drop: DropInternal, Err: err}
@@ -504,16 +515,13 @@ func (c *Correspondent) handleInit(buf []byte, p *Packet, cookie [mip6.CookieLen
 		return Result{Drop: DropInternal, Err: err}
 	}
 	res := Result{Verdict: Reply, Sent: msg.MHType(), Out: out, Dst: p.Src}
-	if size := len(out) - len(buf); size > p.size() && c.strict {
-		c.stats.Amplification++
-		return Result{Drop: DropAmplification}
-	}
-	if !c.replies.Allow(now) {
-		c.stats.RepliesLimited++
-		return Result{Drop: DropReplyLimited}
-	}
 	return res
 }
+
+// testReplyLen is the size of a Home Test or Care-of Test packet: the IPv6
+// header and a 24-octet Mobility Header (RFC 6275 §6.1.5, §6.1.6: header,
+// nonce index, cookie, keygen token; no options).
+const testReplyLen = mip6.IPv6HeaderLen + 24
 
 // buInfo is what handleBU extracts from a Binding Update.
 type buInfo struct {

@@ -34,7 +34,7 @@ func TestReturnRoutability(t *testing.T) {
 		t.Errorf("HoT (-want +got):\n%s", diff)
 	}
 	// §6.1.5: Home Test is 24 octets: 6 fixed, index 2, cookie 8, token 8.
-	if n := l.End - l.Offset; n != 24 || len(r.Out) != 64 {
+	if n := l.End - l.Offset; n != 24 || len(r.Out) != 64 || testReplyLen != 64 {
 		t.Errorf("HoT MH %d octets, packet %d; want 24, 64", n, len(r.Out))
 	}
 

@@ -88,19 +88,6 @@ func FuzzProcessBU(f *testing.F) {
 		if got.Status != r.Status {
 			t.Fatalf("BA status %v, result %v", got.Status, r.Status)
 		}
-		msg, err := mip6.ParseMessage(r.BA)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, err := mip6.MarshalMessage(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := bytes.Clone(r.BA)
-		want[4], want[5] = 0, 0
-		if !bytes.Equal(again, want) {
-			t.Fatalf("BA re-marshals differently:\n%x\n%x", want, again)
-		}
 	})
 }
 
@@ -188,19 +175,6 @@ func FuzzProcessBUIPv4(f *testing.F) {
 			if (got.Ack != nil) != hasHoA {
 				t.Fatalf("IPv4 Address Acknowledgement %+v, IPv4 Home Address option %v", got.Ack, hasHoA)
 			}
-		}
-		msg, err := mip6.ParseMessage(r.BA)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, err := mip6.MarshalMessage(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := bytes.Clone(r.BA)
-		want[4], want[5] = 0, 0
-		if !bytes.Equal(again, want) {
-			t.Fatalf("BA re-marshals differently:\n%x\n%x", want, again)
 		}
 	})
 }

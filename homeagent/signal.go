@@ -117,15 +117,8 @@ var ErrRateLimited = errors.New("homeagent: rate limited")
 // multicast or IPv4-mapped), or an error is returned and nothing
 // appended. It applies no rate limit: HomeAgent.BindingError does.
 func AppendBindingError(buf []byte, status mip6.BEStatus, hoa, src, dst netip.Addr) ([]byte, error) {
-	switch {
-	case status == 0:
-		return buf, errors.New("homeagent: Binding Error status 0")
-	case !unicast6(dst):
-		return buf, fmt.Errorf("homeagent: no Binding Error to %v: not a unicast IPv6 address (RFC 6275 §9.3.3)", dst)
-	case !unicast6(src):
-		return buf, fmt.Errorf("homeagent: Binding Error from %v: not a unicast IPv6 address", src)
-	case hoa.IsValid() && (!hoa.Is6() || hoa.Zone() != ""):
-		return buf, fmt.Errorf("homeagent: Binding Error home address %v: not IPv6", hoa)
+	if err := checkBindingError(status, hoa, src, dst); err != nil {
+		return buf, err
 	}
 	if !hoa.IsValid() {
 		hoa = netip.IPv6Unspecified()
@@ -139,6 +132,22 @@ func AppendBindingError(buf []byte, status mip6.BEStatus, hoa, src, dst netip.Ad
 	return out, nil
 }
 
+// checkBindingError is AppendBindingError's refusals, without building
+// anything.
+func checkBindingError(status mip6.BEStatus, hoa, src, dst netip.Addr) error {
+	switch {
+	case status == 0:
+		return errors.New("homeagent: Binding Error status 0")
+	case !unicast6(dst):
+		return fmt.Errorf("homeagent: no Binding Error to %v: not a unicast IPv6 address (RFC 6275 §9.3.3)", dst)
+	case !unicast6(src):
+		return fmt.Errorf("homeagent: Binding Error from %v: not a unicast IPv6 address", src)
+	case hoa.IsValid() && (!hoa.Is6() || hoa.Zone() != ""):
+		return fmt.Errorf("homeagent: Binding Error home address %v: not IPv6", hoa)
+	}
+	return nil
+}
+
 // BindingError is AppendBindingError under the home agent's Binding Error
 // budget (Options.BindingErrorRate, RFC 6275 §9.3.3 asks for ICMPv6's
 // rate limiting, RFC 4443 §2.4(f)): over it, it returns buf and
@@ -146,7 +155,7 @@ func AppendBindingError(buf []byte, status mip6.BEStatus, hoa, src, dst netip.Ad
 // for its addresses takes no token.
 func (h *HomeAgent) BindingError(buf []byte, status mip6.BEStatus, hoa, src, dst netip.Addr, now time.Time) ([]byte, error) {
 	// Validate first, so an invalid request does not spend the budget.
-	if _, err := AppendBindingError(nil, status, hoa, src, dst); err != nil {
+	if err := checkBindingError(status, hoa, src, dst); err != nil {
 		return buf, err
 	}
 	if !h.beLimit.Allow(now) {
