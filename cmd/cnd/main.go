@@ -37,8 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return summary(c), nil
 		},
 		Run: serve,
-		Cleanup: func(string, io.Writer) error {
-			return cnd.Cleanup("", stdout)
+		Cleanup: func(_ string, w io.Writer) error {
+			return cnd.Cleanup("", w)
 		},
 	}, args, stdout, stderr)
 }

@@ -43,51 +43,42 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return summary(c), nil
 		},
 		Run: runDaemon,
-		Cleanup: func(path string, stdout io.Writer) error {
+		Cleanup: func(path string, w io.Writer) error {
 			c, err := conf.LoadMN(path)
 			if err != nil {
 				return err
 			}
-			return mnd.Cleanup(c, stdout)
+			return mnd.Cleanup(c, w)
 		},
 	}, args, stdout, stderr)
 }
 
-// runDaemon runs the mobile node until ctx ends, reloading on request.
+// runDaemon runs the mobile node until ctx ends; daemon.Serve turns
+// SIGHUPs into configurations, which mnd's Reload applies (or refuses,
+// keeping the running one).
 func runDaemon(ctx context.Context, o daemon.RunOptions) error {
-	c, err := conf.LoadMN(o.Config)
-	if err != nil {
-		return err
-	}
-	log, err := daemon.NewLogger(c.Log, o.Name, o.Stderr)
-	if err != nil {
-		return err
-	}
-	defer log.Sync()
-	d, err := mnd.New(c, mnd.Options{Logger: log})
-	if err != nil {
-		return err
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-o.Reload:
-				nc, err := conf.LoadMN(o.Config)
-				if err != nil {
-					log.Error("reload: keeping the running configuration", zap.Error(err))
-					continue
-				}
-				if err := d.Reload(nc); err != nil {
-					log.Error("reload", zap.Error(err))
-				}
+	return daemon.Serve(ctx, o, conf.LoadMN, func(c *conf.MN) conf.Log { return c.Log },
+		func(c *conf.MN, log *zap.Logger) (func(context.Context, <-chan *conf.MN) error, error) {
+			d, err := mnd.New(c, mnd.Options{Logger: log})
+			if err != nil {
+				return nil, err
 			}
-		}
-	}()
-	return d.Run(ctx)
+			return func(ctx context.Context, reload <-chan *conf.MN) error {
+				go func() {
+					for {
+						select {
+						case <-ctx.Done():
+							return
+						case nc := <-reload:
+							if err := d.Reload(nc); err != nil {
+								log.Error("reload", zap.Error(err))
+							}
+						}
+					}
+				}()
+				return d.Run(ctx)
+			}, nil
+		})
 }
 
 func summary(c *conf.MN) string {

@@ -100,7 +100,7 @@ func TestDiff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Diff(tt.old, tt.new)
+			got := Diff(tt.old, tt.new, nil)
 			if d := cmp.Diff(tt.want, got, addrCmp...); d != "" {
 				t.Error(d)
 			}
@@ -322,12 +322,39 @@ func TestPlanAwayHomePrefix(t *testing.T) {
 	if p.Routes[0].Dst != netip.PrefixFrom(tHA, 128) {
 		t.Errorf("first route %v, want the home agent's host route", p.Routes[0])
 	}
-	c := Diff(p, PlanHome("a0", tRouter, tHoA))
+	c := Diff(p, PlanHome("a0", tRouter, tHoA), nil)
 	deleted := false
 	for _, r := range c.Delete {
 		deleted = deleted || r == want
 	}
 	if !deleted {
 		t.Errorf("coming home keeps the home prefix in the tunnel: %+v", c)
+	}
+}
+
+// TestDiffStale: after the access interface went down, the same plan is
+// replaced route by route (an administrative down deleted them in the
+// kernel), and coming home through it still deletes the away routes,
+// among them the host route to the home agent via the old router.
+func TestDiffStale(t *testing.T) {
+	a := awayA()
+	if c := Diff(a, a, nil); !c.Empty() {
+		t.Fatalf("same plan, nothing stale: %+v", c)
+	}
+	c := Diff(a, a, map[string]bool{"a0": true})
+	var replaced []string
+	for _, r := range c.Replace {
+		replaced = append(replaced, r.String())
+	}
+	if len(c.Replace) != 2 || c.Replace[0].Dev != "a0" || c.Replace[1].Dev != "a0" || len(c.Delete) != 0 {
+		t.Errorf("stale a0: replace %v, delete %v; want the two a0 routes again", replaced, c.Delete)
+	}
+	home := Diff(a, PlanHome("a0", tRtrB, tHoA), map[string]bool{"a0": true})
+	found := false
+	for _, r := range home.Delete {
+		found = found || r.Dst == netip.PrefixFrom(tHA, 128)
+	}
+	if !found {
+		t.Errorf("coming home through a stale interface keeps the old route to the home agent: %+v", home)
 	}
 }

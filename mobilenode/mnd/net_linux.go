@@ -27,16 +27,8 @@ import (
 // apply moves the kernel from the installed plan to p in the gap-free
 // order of Diff.
 func (r *engine) apply(p Plan) {
-	c := Diff(r.plan, p)
-	if len(r.relink) > 0 {
-		c.Replace = c.Replace[:0]
-		for _, rt := range p.Routes {
-			if r.relink[rt.Dev] || !slices.Contains(r.plan.Routes, rt) {
-				c.Replace = append(c.Replace, rt)
-			}
-		}
-		clear(r.relink)
-	}
+	c := Diff(r.plan, p, r.relink)
+	clear(r.relink)
 	for _, rt := range c.Replace {
 		nr, err := r.nlRoute(rt)
 		if err == nil {

@@ -197,7 +197,15 @@ func (c Change) Empty() bool {
 // Diff returns the operations from old to new. Routes already installed
 // with the same content are left alone; routes whose key stays but whose
 // content changes are replaced in place.
-func Diff(old, new Plan) Change {
+//
+// stale names interfaces that went down since old was installed (nil: none):
+// an administratively downed interface loses its routes in the kernel, one
+// that only lost carrier keeps them, and the daemon cannot tell which, so
+// new's routes through a stale interface are replaced even when old has
+// them already; old's routes through it that new lacks are deleted as
+// usual (a route through the previous network's router must not outlive
+// the move).
+func Diff(old, new Plan, stale map[string]bool) Change {
 	var c Change
 	oldByKey := make(map[RouteKey]Route, len(old.Routes))
 	for _, r := range old.Routes {
@@ -206,7 +214,7 @@ func Diff(old, new Plan) Change {
 	newKeys := make(map[RouteKey]bool, len(new.Routes))
 	for _, r := range new.Routes {
 		newKeys[r.Key()] = true
-		if o, ok := oldByKey[r.Key()]; !ok || o != r {
+		if o, ok := oldByKey[r.Key()]; !ok || o != r || stale[r.Dev] {
 			c.Replace = append(c.Replace, r)
 		}
 	}
