@@ -1160,8 +1160,13 @@ func (f *Forwarder) signal(inner []byte, o *rawOuter) bool {
 	if len(f.sig) == 0 {
 		return false
 	}
+	// The address comparison first: every tunnelled packet comes here,
+	// and only signalling to our own addresses should pay for more.
+	if !f.sig.match(inner) {
+		return false
+	}
 	n, ok := innerLen(inner)
-	if !ok || !f.sig.match(inner[:n]) {
+	if !ok {
 		return false
 	}
 	out := o.outer()

@@ -38,7 +38,9 @@ func newSignalAddrs(addrs []netip.Addr) signalAddrs {
 // (mip6.WalkIPv6), is the Mobility Header (RFC 6275 §6.1). The cost on the
 // data path is the destination comparison: only packets to one of our own
 // addresses, which data through the tunnel almost never is, are walked.
-// It neither allocates nor panics.
+// It neither allocates nor panics. A fragment is not signalling (the
+// kernel reassembles outer fragments; a mobile node does not fragment a
+// Binding Update).
 func (s signalAddrs) match(inner []byte) bool {
 	if len(s) == 0 || len(inner) < IPv6HeaderLen || inner[0]>>4 != 6 {
 		return false
@@ -56,13 +58,4 @@ func (s signalAddrs) match(inner []byte) bool {
 	}
 	l, err := mip6.WalkIPv6(inner)
 	return err == nil && l.Proto == mip6.ProtoMobility && !l.NonFirstFragment && l.Fragment == 0
-}
-
-// IsSignal reports whether inner, an IPv6 packet, is what a Forwarder with
-// ForwarderConfig.SignalAddrs addrs hands to ForwarderConfig.Signal instead
-// of decapsulating it: Mobility Header signalling to one of addrs. A
-// fragment is not (the kernel reassembles outer fragments; an inner
-// fragmented Binding Update is not something a mobile node sends).
-func IsSignal(inner []byte, addrs []netip.Addr) bool {
-	return newSignalAddrs(addrs).match(inner)
 }

@@ -43,7 +43,7 @@ func TestIsSignal(t *testing.T) {
 		{"empty", nil, addrs, false},
 	}
 	for _, tc := range cases {
-		if got := IsSignal(tc.pkt, tc.addrs); got != tc.want {
+		if got := newSignalAddrs(tc.addrs).match(tc.pkt); got != tc.want {
 			t.Errorf("%s: IsSignal = %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -62,7 +62,7 @@ func FuzzIsSignal(f *testing.F) {
 	f.Add(echoPacket(hoa, ha))
 	addrs := []netip.Addr{ha}
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		if !IsSignal(pkt, addrs) {
+		if !newSignalAddrs(addrs).match(pkt) {
 			return
 		}
 		l, err := mip6.WalkIPv6(pkt)
@@ -72,7 +72,7 @@ func FuzzIsSignal(f *testing.F) {
 		up := pkt[l.Offset:l.End]
 		again := mip6.AppendIPv6Header(nil, uint16(len(up)), mip6.ProtoMobility, 64, l.Src, l.Dst)
 		again = append(again, up...)
-		if !IsSignal(again, addrs) {
+		if !newSignalAddrs(addrs).match(again) {
 			t.Fatalf("rebuilt packet %x not signalling", again)
 		}
 	})
