@@ -195,7 +195,8 @@ func TestCacheSlotSize(t *testing.T) {
 }
 
 // TestCacheMemory measures the heap a million bindings take: the issue
-// asks for at most 300 octets each.
+// asks for at most 300 octets each; measured about 123, and held to 160 so
+// that a regression shows long before the budget is gone.
 func TestCacheMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates a million entries")
@@ -212,8 +213,8 @@ func TestCacheMemory(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	per := float64(after.HeapAlloc-before.HeapAlloc) / n
 	t.Logf("%d bindings: %.1f bytes each of heap (HeapAlloc)", n, per)
-	if per > 300 {
-		t.Errorf("%.1f bytes per binding, budget 300", per)
+	if per > 160 {
+		t.Errorf("%.1f bytes per binding, held to 160 (measured ~123; the issue's budget is 300)", per)
 	}
 	// Lookups stay O(1): sample a few.
 	for i := uint32(0); i < n; i += 99991 {
