@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -88,14 +89,21 @@ func TestTourIPv6(t *testing.T) {
 	}
 	// Known issue (noted on issue 6): inside this test process the home
 	// host's ping to the home address while the node is away gets no
-	// answer, while the same binaries under mip6lab, and had's own root
-	// tests (homeagent/had TestRegistration), pass the same check. Until
-	// it is understood it is reported, not failed.
-	for i, l := range rep.Legs {
-		if l.HomeLinkHost != "" && l.HomeLinkHost != homeHostOK {
-			t.Logf("KNOWN ISSUE leg %d: home-link host -> home address: %s", i+1, l.HomeLinkHost)
+	// answer, while the same binaries pass that check under mip6lab, and
+	// had's own root tests (homeagent/had TestRegistration) pass it. Until
+	// it is understood the sub-test skips (visible as SKIP, not PASS)
+	// instead of failing.
+	t.Run("home-link host", func(t *testing.T) {
+		var bad []string
+		for i, l := range rep.Legs {
+			if l.HomeLinkHost != "" && l.HomeLinkHost != homeHostOK {
+				bad = append(bad, fmt.Sprintf("leg %d: %s", i+1, l.HomeLinkHost))
+			}
 		}
-	}
+		if len(bad) > 0 {
+			t.Skipf("KNOWN ISSUE (issue 6): home-link host -> home address: %v", bad)
+		}
+	})
 }
 
 func mustCoA(t *testing.T, s string) netip.Addr {
