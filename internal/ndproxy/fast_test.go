@@ -39,6 +39,7 @@ func checkView(t *testing.T, b []byte) {
 	t.Helper()
 	p, err := ParsePacket(b)
 	v, ok := parseView(b)
+	ok = ok && v.checksumValid()
 	if ok != (err == nil) {
 		t.Fatalf("parseView ok=%v, ParsePacket err=%v\n%x", ok, err, b)
 	}
@@ -46,6 +47,7 @@ func checkView(t *testing.T, b []byte) {
 		return
 	}
 	v.flags &= flagRouter | flagSolicited | flagOverride
+	v.body = nil
 	if len(v.lla) == 0 {
 		v.lla = nil
 	}
@@ -279,4 +281,34 @@ func TestAddQuietSilent(t *testing.T) {
 			t.Error("AddQuiet(multicast) accepted")
 		}
 	})
+}
+
+// TestHandleChecksum: the checksum is checked before acting, and only for
+// packets about our targets: a corrupted NS for a proxied address is
+// counted invalid and not answered; a corrupted NS for someone else's
+// address is not ours to count.
+func TestHandleChecksum(t *testing.T) {
+	other := netip.MustParseAddr("2001:db8:1::200")
+	bad := func(b []byte) []byte { b[42] ^= 1; return b }
+	cl := &copyLink{}
+	p, err := newProxy(Config{MAC: haMAC, Source: haLL, Advertisements: -1, AnswerRate: -1, MaxAnswerRate: -1}, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop()
+	if err := p.Add(hoa); err != nil {
+		t.Fatal(err)
+	}
+	p.handle(bad(pkt(t, host, snHoA, &NeighborSolicitation{Target: hoa, SourceLinkLayer: hstMAC})), hstMAC)
+	if cl.k != 0 || p.Stats().Invalid != 1 {
+		t.Fatalf("corrupted NS for a proxied address: %d answers, Invalid %d; want 0, 1", cl.k, p.Stats().Invalid)
+	}
+	p.handle(bad(pkt(t, host, SolicitedNodeMulticast(other), &NeighborSolicitation{Target: other, SourceLinkLayer: hstMAC})), hstMAC)
+	if p.Stats().Invalid != 1 {
+		t.Fatalf("corrupted NS for another address counted: Invalid %d", p.Stats().Invalid)
+	}
+	p.handle(pkt(t, host, snHoA, &NeighborSolicitation{Target: hoa, SourceLinkLayer: hstMAC}), hstMAC)
+	if cl.k != 1 {
+		t.Fatalf("valid NS for a proxied address: %d answers, want 1", cl.k)
+	}
 }

@@ -156,7 +156,9 @@ type Stats struct {
 	// DADProbes counts DAD NSs sent.
 	DADProbes uint64
 	// Invalid counts received packets that failed RFC 4861 §7.1
-	// validation, silently discarded.
+	// validation, silently discarded. A bad checksum is counted only on
+	// packets about an address the proxy answers for or probes: the
+	// others are not summed at all.
 	Invalid uint64
 	// RateLimited counts NSs for proxied addresses left unanswered
 	// because of Config's answer limits.
@@ -599,6 +601,16 @@ func (p *Proxy) sendTo(dst netip.Addr, mac net.HardwareAddr, na *NeighborAdverti
 func (p *Proxy) handle(pkt []byte, srcMAC net.HardwareAddr) {
 	v, ok := parseView(pkt)
 	if !ok {
+		p.invalid.Add(1)
+		return
+	}
+	// Only packets about a target of ours go on, and only those pay for
+	// the checksum.
+	relevant := p.dadRunning(v.target) || (v.typ == ICMPNeighborSolicitation && p.Proxied(v.target))
+	if !relevant {
+		return
+	}
+	if !v.checksumValid() {
 		p.invalid.Add(1)
 		return
 	}
