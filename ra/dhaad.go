@@ -3,11 +3,11 @@ package ra
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/gomip6/gomip6/internal/ratelimit"
 	"github.com/gomip6/gomip6/mip6"
 )
 
@@ -91,8 +91,8 @@ type DHAADResponder struct {
 	anycast netip.Addr
 
 	mu     sync.Mutex
-	per    bucketTable
-	global bucket
+	per    ratelimit.Table  // per requesting /64
+	global ratelimit.Bucket // all replies
 	stats  DHAADStats
 }
 
@@ -143,8 +143,8 @@ func NewDHAADResponder(list *HAList, cfg DHAADConfig) (*DHAADResponder, error) {
 		list:    list,
 		src:     cfg.Source.WithZone(""),
 		anycast: anycast,
-		per:     newBucketTable(cfg.Rate, cfg.Burst, cfg.Buckets),
-		global:  newBucket(cfg.GlobalRate, cfg.GlobalBurst),
+		per:     ratelimit.NewTable(cfg.Rate, cfg.Burst, cfg.Buckets),
+		global:  ratelimit.NewBucket(cfg.GlobalRate, cfg.GlobalBurst),
 	}, nil
 }
 
@@ -201,11 +201,11 @@ func (r *DHAADResponder) Reply(buf, req []byte, src, dst netip.Addr, now time.Ti
 	// up the tokens of everybody else.
 	r.mu.Lock()
 	switch {
-	case !r.per.allow(src, now):
+	case !r.per.AllowSource(src, now):
 		r.stats.RateLimited++
 		r.mu.Unlock()
 		return buf, false
-	case !r.global.allow(now):
+	case !r.global.Allow(now):
 		r.stats.GlobalLimited++
 		r.mu.Unlock()
 		return buf, false
@@ -250,55 +250,4 @@ func replyableSource(a netip.Addr) bool {
 		return false
 	}
 	return true
-}
-
-// bucket is one token bucket in the generic cell rate algorithm form: the
-// theoretical arrival time of the next message. A message at t is allowed
-// when t >= tat - tau, and moves tat to max(tat, t) + interval.
-type bucket struct {
-	tat, interval, tau int64
-}
-
-func newBucket(rate, burst int) bucket {
-	iv := int64(time.Second) / int64(rate)
-	return bucket{interval: iv, tau: int64(burst-1) * iv}
-}
-
-func (b *bucket) allow(now time.Time) bool {
-	t := now.UnixNano()
-	tat := max(b.tat, t)
-	if tat-t > b.tau {
-		return false
-	}
-	b.tat = tat + b.interval
-	return true
-}
-
-// bucketTable is a fixed table of tat values indexed by a keyed hash of a
-// source's /64: memory does not grow with the number of sources, and the
-// random key keeps an attacker from aiming a collision at a chosen victim.
-type bucketTable struct {
-	tat           []int64
-	interval, tau int64
-	seed          maphash.Seed
-	mask          uint64
-}
-
-func newBucketTable(rate, burst, n int) bucketTable {
-	size := 1
-	for size < n {
-		size <<= 1
-	}
-	b := newBucket(rate, burst)
-	return bucketTable{tat: make([]int64, size), interval: b.interval, tau: b.tau,
-		seed: maphash.MakeSeed(), mask: uint64(size - 1)}
-}
-
-func (t *bucketTable) allow(src netip.Addr, now time.Time) bool {
-	a := src.As16()
-	i := maphash.Bytes(t.seed, a[:8]) & t.mask
-	b := bucket{tat: t.tat[i], interval: t.interval, tau: t.tau}
-	ok := b.allow(now)
-	t.tat[i] = b.tat
-	return ok
 }

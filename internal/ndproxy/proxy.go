@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gomip6/gomip6/internal/ratelimit"
 )
 
 // Defaults of RFC 4861 §10 and RFC 4862 §5.1.
@@ -195,8 +197,8 @@ type Proxy struct {
 	// The answer path: the limits and the buffer the NA is built in,
 	// under ansMu, so that it does not allocate.
 	ansMu     sync.Mutex
-	perTarget limiterTable
-	allAns    limiter
+	perTarget ratelimit.Table
+	allAns    ratelimit.Bucket
 	ansBuf    []byte
 
 	// AddQuiet's announcements, paced; under mu.
@@ -209,8 +211,8 @@ func newProxy(cfg Config, l link) (*Proxy, error) {
 		return nil, err
 	}
 	p := &Proxy{cfg: cfg, link: l, timers: map[*time.Timer]struct{}{},
-		perTarget: newLimiterTable(cfg.AnswerRate, cfg.AnswerBurst, 1024),
-		allAns:    newLimiter(cfg.MaxAnswerRate, cfg.MaxAnswerBurst),
+		perTarget: ratelimit.NewTable(cfg.AnswerRate, cfg.AnswerBurst, 1024),
+		allAns:    ratelimit.NewBucket(cfg.MaxAnswerRate, cfg.MaxAnswerBurst),
 		ansBuf:    make([]byte, 0, naLen(len(cfg.MAC))),
 	}
 	for i := range p.set {
@@ -677,7 +679,7 @@ func (p *Proxy) answer(ns *ndView, srcMAC net.HardwareAddr) {
 	now := time.Now()
 	// Per target first, so that one flooded target does not use up the
 	// budget of the others.
-	if !p.perTarget.allow(ns.target, now) || !p.allAns.allow(now) {
+	if !p.perTarget.AllowAddr(ns.target, now) || !p.allAns.Allow(now) {
 		p.limited.Add(1)
 		return
 	}
