@@ -10,6 +10,7 @@ import (
 	"github.com/gomip6/gomip6/binding"
 	"github.com/gomip6/gomip6/conf"
 	"github.com/gomip6/gomip6/homeagent"
+	"github.com/gomip6/gomip6/internal/ratelimit"
 	"github.com/gomip6/gomip6/mip6"
 )
 
@@ -293,9 +294,9 @@ type Correspondent struct {
 	cache       *binding.Cache
 	meta        map[netip.Addr]*meta
 	tombs       map[netip.Addr]tomb
-	limiter     *homeagent.RateLimiter
-	replies     *homeagent.TokenBucket
-	beLimit     *homeagent.TokenBucket
+	limiter     ratelimit.Table
+	replies     ratelimit.Bucket
+	beLimit     ratelimit.Bucket
 	rate        conf.RateLimit
 	opts        Options
 	rotateEvery time.Duration
@@ -325,9 +326,9 @@ func New(cfg *conf.CN, o Options) (*Correspondent, error) {
 		strict: o.StrictSize,
 	}
 	c.apply(cfg)
-	c.limiter = homeagent.NewRateLimiter(cfg.RateLimit.Rate, cfg.RateLimit.Burst, o.RateBuckets)
-	c.replies = bucket(o.ReplyRate, o.ReplyBurst, DefaultReplyRate, DefaultReplyBurst)
-	c.beLimit = bucket(o.BindingErrorRate, o.BindingErrorBurst, DefaultBindingErrorRate, DefaultBindingErrorBurst)
+	c.limiter = ratelimit.NewTable(cfg.RateLimit.Rate, cfg.RateLimit.Burst, o.RateBuckets)
+	c.replies = ratelimit.NewBucketOr(o.ReplyRate, o.ReplyBurst, DefaultReplyRate, DefaultReplyBurst)
+	c.beLimit = ratelimit.NewBucketOr(o.BindingErrorRate, o.BindingErrorBurst, DefaultBindingErrorRate, DefaultBindingErrorBurst)
 	c.rotateEvery = o.KeyRotation
 	if c.rotateEvery == 0 {
 		c.rotateEvery = DefaultKeyRotation
@@ -345,16 +346,6 @@ func (c *Correspondent) apply(cfg *conf.CN) {
 	c.rate = cfg.RateLimit
 }
 
-func bucket(rate, burst, defRate, defBurst int) *homeagent.TokenBucket {
-	if rate == 0 {
-		rate = defRate
-	}
-	if burst <= 0 {
-		burst = defBurst
-	}
-	return homeagent.NewTokenBucket(rate, burst)
-}
-
 // Reload applies a new configuration (SIGHUP). Bindings stay, capped at the
 // new maximum lifetime when it shrank; route_optimization turned off
 // deletes them all, returned for the caller to withdraw. The node key,
@@ -364,7 +355,7 @@ func (c *Correspondent) Reload(cfg *conf.CN, now time.Time) (dropped []binding.E
 		return nil
 	}
 	if cfg.RateLimit != c.rate {
-		c.limiter = homeagent.NewRateLimiter(cfg.RateLimit.Rate, cfg.RateLimit.Burst, c.opts.RateBuckets)
+		c.limiter = ratelimit.NewTable(cfg.RateLimit.Rate, cfg.RateLimit.Burst, c.opts.RateBuckets)
 	}
 	c.apply(cfg)
 	var all []binding.Entry
@@ -435,7 +426,7 @@ func (c *Correspondent) HandleMH(buf []byte, p Packet, now time.Time) Result {
 	if p.RoutingHeader {
 		return Result{Drop: DropRoutingHeader}
 	}
-	if !c.limiter.Allow(p.Src, now) {
+	if !c.limiter.AllowSource(p.Src, now) {
 		return Result{Drop: DropRateLimited}
 	}
 	pseudoSrc := p.Src

@@ -59,7 +59,7 @@
 // everything else, the MAC included. After the MAC it would only meter
 // traffic that already authenticated and do nothing against a forged
 // flood; before it, it bounds both the CPU a source can take and the
-// answers (144-146) it can draw. See RateLimiter.
+// answers (144-146) it can draw (internal/ratelimit).
 //
 // Those answers, sent before a Binding Update is known to come from its
 // node, also share one overall token bucket (Options.ReplyRate, 100/s

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gomip6/gomip6/binding"
+	"github.com/gomip6/gomip6/internal/ratelimit"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/tunnel"
 )
@@ -199,7 +200,7 @@ func BenchmarkProcessBU(b *testing.B) {
 				o.Table = tunnel.NewTable(0)
 			}
 			h := newHA(b, o)
-			h.limiter = nil // a benchmark from one source is not a flood
+			h.limiter = ratelimit.Table{} // a benchmark from one source is not a flood
 			// Pre-build distinct BUs: each needs a later timestamp
 			// and sequence number than the last.
 			const n = 4096
@@ -216,7 +217,7 @@ func BenchmarkProcessBU(b *testing.B) {
 					// Start the stream again: forget the node's state.
 					b.StopTimer()
 					h = newHA(b, o)
-					h.limiter = nil
+					h.limiter = ratelimit.Table{}
 					b.StartTimer()
 				}
 				now := t0.Add(time.Duration(j) * time.Millisecond)

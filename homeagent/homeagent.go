@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomip6/gomip6/binding"
 	"github.com/gomip6/gomip6/conf"
+	"github.com/gomip6/gomip6/internal/ratelimit"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/tunnel"
 )
@@ -120,7 +121,7 @@ const (
 	// DropReplyLimited: the answer would have been one of those sent
 	// before the Binding Update proved to come from its node (144, 145,
 	// 146), and the home agent's overall budget for them
-	// (Options.ReplyRate) is spent. The per-source RateLimiter bounds
+	// (Options.ReplyRate) is spent. The per-source rate limit bounds
 	// one /64; this bounds a flood spread over many. Counted in
 	// Stats.RepliesLimited.
 	DropReplyLimited
@@ -335,14 +336,14 @@ type HomeAgent struct {
 	byHoA       map[[16]byte]uint32 // pointer-free: nothing for the GC to scan
 	cache       *binding.Cache
 	table       *tunnel.Table
-	limiter     *RateLimiter
+	limiter     ratelimit.Table // per source, RFC 6275 §15.4
 	skipDAD     bool
 	dadTimeout  time.Duration
 	pending     map[netip.Addr]*pending
 	opts0       Options
 	rate        conf.RateLimit
-	replies     *TokenBucket // 144-146, all sources together
-	beLimit     *TokenBucket // Binding Errors
+	replies     ratelimit.Bucket // 144-146, all sources together
+	beLimit     ratelimit.Bucket // Binding Errors
 	stats       Stats
 	refreshQ    []uint32 // min-heap of node indexes on refreshAt
 	due         []binding.Entry
@@ -390,14 +391,14 @@ func New(cfg *conf.HA, o Options) (*HomeAgent, error) {
 		bySPI:       make(map[uint32]uint32, len(cfg.MobileNodes)),
 		byHoA:       make(map[[16]byte]uint32, len(cfg.MobileNodes)),
 		table:       o.Table,
-		limiter:     NewRateLimiter(cfg.RateLimit.Rate, cfg.RateLimit.Burst, o.RateBuckets),
+		limiter:     ratelimit.NewTable(cfg.RateLimit.Rate, cfg.RateLimit.Burst, o.RateBuckets),
 		skipDAD:     o.SkipDAD,
 		dadTimeout:  o.DADTimeout,
 		pending:     make(map[netip.Addr]*pending),
 		opts0:       o,
 		rate:        cfg.RateLimit,
-		replies:     newBucket(o.ReplyRate, o.ReplyBurst, DefaultReplyRate, DefaultReplyBurst),
-		beLimit:     newBucket(o.BindingErrorRate, o.BindingErrorBurst, DefaultBindingErrorRate, DefaultBindingErrorBurst),
+		replies:     ratelimit.NewBucketOr(o.ReplyRate, o.ReplyBurst, DefaultReplyRate, DefaultReplyBurst),
+		beLimit:     ratelimit.NewBucketOr(o.BindingErrorRate, o.BindingErrorBurst, DefaultBindingErrorRate, DefaultBindingErrorBurst),
 	}
 	if h.dadTimeout <= 0 {
 		h.dadTimeout = DefaultDADTimeout
@@ -468,18 +469,6 @@ func New(cfg *conf.HA, o Options) (*HomeAgent, error) {
 	// grows (and never copies itself) while bindings come and go.
 	h.refreshQ = make([]uint32, 0, len(h.nodes))
 	return h, nil
-}
-
-// newBucket is NewTokenBucket with the Options conventions: 0 takes the
-// defaults, a negative rate means no bound.
-func newBucket(rate, burst, defRate, defBurst int) *TokenBucket {
-	if rate == 0 {
-		rate = defRate
-	}
-	if burst <= 0 {
-		burst = defBurst
-	}
-	return NewTokenBucket(rate, burst)
 }
 
 // Stats returns the counters.
@@ -554,7 +543,7 @@ func (in *buInfo) careOf() (netip.Addr, uint16) {
 //
 // The checks, in order, and what fails them:
 //
-//  1. Rate limit per source (RateLimiter), before anything costs CPU:
+//  1. Rate limit per source (ratelimit.Table), before anything costs CPU:
 //     silent drop. It comes before the MAC check because a limit after
 //     it would only meter traffic that already authenticated, doing
 //     nothing against a forged flood; and an unauthenticated sender must
@@ -599,7 +588,7 @@ func (h *HomeAgent) ProcessBU(buf []byte, p Packet, now time.Time) Result {
 	if p.Outer.IsValid() {
 		rateKey = p.Outer.Addr().Unmap()
 	}
-	if !h.limiter.Allow(rateKey, now) {
+	if !h.limiter.AllowSource(rateKey, now) {
 		return Result{Drop: DropRateLimited}
 	}
 	hoa := p.HomeAddress
@@ -1206,7 +1195,7 @@ func (h *HomeAgent) Reload(cfg *conf.HA, now time.Time) (dropped []binding.Entry
 	}
 	nh.limiter = h.limiter
 	if cfg.RateLimit != h.rate {
-		nh.limiter = NewRateLimiter(cfg.RateLimit.Rate, cfg.RateLimit.Burst, h.opts0.RateBuckets)
+		nh.limiter = ratelimit.NewTable(cfg.RateLimit.Rate, cfg.RateLimit.Burst, h.opts0.RateBuckets)
 	}
 	nh.replies, nh.beLimit, nh.stats = h.replies, h.beLimit, h.stats
 	*h = *nh

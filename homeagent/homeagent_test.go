@@ -526,24 +526,6 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-func TestRateLimiterIPv4AndDisabled(t *testing.T) {
-	l := NewRateLimiter(1, 1, 4)
-	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("::ffff:192.0.2.1")
-	if !l.Allow(a, t0) || l.Allow(b, t0) {
-		t.Errorf("IPv4 and its mapped form must share a bucket")
-	}
-	off := NewRateLimiter(0, 0, 0)
-	for range 100 {
-		if !off.Allow(a, t0) {
-			t.Fatal("rate 0 must not limit")
-		}
-	}
-	var nilL *RateLimiter
-	if !nilL.Allow(a, t0) {
-		t.Error("nil limiter must not limit")
-	}
-}
-
 // TestTick: bindings expire at their granted lifetime, and Tick withdraws
 // them from the tunnel table.
 func TestTick(t *testing.T) {

@@ -644,21 +644,6 @@ func TestBindingErrorRate(t *testing.T) {
 	}
 }
 
-func TestTokenBucket(t *testing.T) {
-	b := NewTokenBucket(4, 2) // 250 ms per token
-	var got []bool
-	for _, at := range []time.Duration{0, 0, 0, 249 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond, time.Second, time.Second, time.Second} {
-		got = append(got, b.Allow(t0.Add(at)))
-	}
-	want := []bool{true, true, false, false, true, false, true, true, false}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("(-want +got):\n%s", d)
-	}
-	if NewTokenBucket(0, 5) != nil || !(*TokenBucket)(nil).Allow(t0) {
-		t.Error("rate 0 must give a nil bucket that allows everything")
-	}
-}
-
 // TestNewRejectsHomeAddress: a home.address the data plane cannot use as
 // a tunnel end is refused at once rather than by every binding.
 func TestNewRejectsHomeAddress(t *testing.T) {

@@ -127,3 +127,16 @@ func (t *Table) allow(key []byte, now time.Time) bool {
 	t.tat[i] = tat
 	return ok
 }
+
+// NewBucketOr is NewBucket with the daemons' option conventions: a zero
+// rate takes defRate, a burst of zero or less takes defBurst, and a
+// negative rate means no bound.
+func NewBucketOr(rate, burst, defRate, defBurst int) Bucket {
+	if rate == 0 {
+		rate = defRate
+	}
+	if burst <= 0 {
+		burst = defBurst
+	}
+	return NewBucket(rate, burst)
+}

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -121,5 +122,29 @@ func TestAllocs(t *testing.T) {
 	a := netip.MustParseAddr("2001:db8::1")
 	if n := testing.AllocsPerRun(100, func() { tb.AllowSource(a, t0); tb.AllowAddr(a, t0); b.Allow(t0) }); n != 0 {
 		t.Fatalf("%v allocations", n)
+	}
+}
+
+func TestBucketSequence(t *testing.T) {
+	b := NewBucket(4, 2) // 250 ms per token
+	var got []bool
+	for _, at := range []time.Duration{0, 0, 0, 249 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond, time.Second, time.Second, time.Second} {
+		got = append(got, b.Allow(t0.Add(at)))
+	}
+	want := []bool{true, true, false, false, true, false, true, true, false}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestNewBucketOr(t *testing.T) {
+	if b := NewBucketOr(0, 0, 2, 1); !b.Limited() || b.interval != int64(time.Second)/2 || b.tau != 0 {
+		t.Errorf("defaults not taken: %+v", b)
+	}
+	if b := NewBucketOr(-1, 0, 2, 1); b.Limited() {
+		t.Error("negative rate limits")
+	}
+	if b := NewBucketOr(10, 5, 2, 1); b.interval != int64(100*time.Millisecond) || b.tau != 4*b.interval {
+		t.Errorf("explicit values not kept: %+v", b)
 	}
 }
