@@ -587,9 +587,16 @@ func (d *decoder) validateUplink(c *HA) {
 			d.addf(e.key, "%s is inside home.prefix %s; the tunnel link is a separate link", e.a, c.Home.Prefix)
 		}
 	}
-	if k := "uplink.routed_prefix"; d.required(k, "the prefix the broker routes to this router") && d.checkIPv6Prefix(k, u.RoutedPrefix) &&
-		homeOK && !within(c.Home.Prefix, u.RoutedPrefix) {
-		d.addf(k, "%s does not contain home.prefix %s: the home link is numbered from the routed prefix", u.RoutedPrefix, c.Home.Prefix)
+	if k := "uplink.routed_prefix"; d.required(k, "the prefix the broker routes to this router") && d.checkIPv6Prefix(k, u.RoutedPrefix) {
+		if homeOK && !within(c.Home.Prefix, u.RoutedPrefix) {
+			d.addf(k, "%s does not contain home.prefix %s: the home link is numbered from the routed prefix", u.RoutedPrefix, c.Home.Prefix)
+		}
+		// The broker routes the prefix to us: its own end of the tunnel
+		// link cannot be in it (had makes what of the prefix is not on
+		// the home link unreachable).
+		if r6 && u.RoutedPrefix.Contains(u.RemoteIPv6) {
+			d.addf("uplink.remote_ipv6", "%s is inside uplink.routed_prefix %s, which the broker routes to this router", u.RemoteIPv6, u.RoutedPrefix)
+		}
 	}
 	if k := "uplink.mtu"; d.usable(k) && (u.MTU < 1280 || u.MTU > maxUplinkMTU) {
 		d.bad[k] = true

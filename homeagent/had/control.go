@@ -24,6 +24,8 @@ type Status struct {
 	Counters      map[string]uint64 `json:"counters"`
 	Tunnel        tunnel.Snapshot   `json:"tunnel"`
 	HomeAgents    []HomeAgentStatus `json:"home_agents,omitempty"`
+	// Uplink is the 6in4 uplink of [uplink], if any.
+	Uplink *UplinkStatus `json:"uplink,omitempty"`
 }
 
 // BindingStatus is one binding cache entry in /v1/status and /v1/bindings.
@@ -37,6 +39,15 @@ type BindingStatus struct {
 	Encapsulation      string   `json:"encapsulation"`
 	MobilePrefixes     []string `json:"mobile_prefixes,omitempty"`
 	Flags              string   `json:"flags"`
+	// NAT: the binding was registered over IPv4 through a NAT (RFC 5555
+	// §4.1); care_of_address and care_of_port are then the NAT's public
+	// mapping. Known from the last Binding Update since this had
+	// started (false for a binding restored from the state file until
+	// its next refresh).
+	NAT bool `json:"nat,omitempty"`
+	// IPv4HomeAddress is the IPv4 home address the node holds (RFC 5555
+	// §3.1.1), if any.
+	IPv4HomeAddress string `json:"ipv4_home_address,omitempty"`
 }
 
 // HomeAgentStatus is one entry of the Home Agents List.
@@ -115,6 +126,7 @@ func (d *Daemon) status(limit int) Status {
 		BindingsTotal: d.ha.Cache().Len(),
 		Counters:      d.counterMap(),
 		Tunnel:        d.tun.Counters.Snapshot(),
+		Uplink:        d.uplinkStatus(),
 	}
 	now := d.now()
 	for _, h := range d.halist.List(now) {
@@ -135,7 +147,14 @@ func (d *Daemon) bindings(limit int) []BindingStatus {
 		if limit >= 0 && len(bs) >= limit {
 			return false
 		}
-		bs = append(bs, bindingStatus(e, now))
+		b := bindingStatus(e, now)
+		if st, ok := d.ds[e.HomeAddress]; ok {
+			b.NAT = st.nat
+			if st.hoa4.IsValid() {
+				b.IPv4HomeAddress = st.hoa4.String()
+			}
+		}
+		bs = append(bs, b)
 		return true
 	})
 	return bs
@@ -206,6 +225,11 @@ func (d *Daemon) counterMap() map[string]uint64 {
 		"bindings_moved":     c.moved.Load(),
 		"bindings_deleted":   c.deleted.Load(),
 		"bindings_expired":   c.expired.Load(),
+		// DSMIPv6 (RFC 5555): Mobility Header packets that came over
+		// IPv4, in UDP and as IPv6 in IPv4.
+		"signalling_udp4_received":   c.sigUDP.Load(),
+		"signalling_ipv4_received":   c.sig6in4.Load(),
+		"signalling_ipv4_queue_full": c.sigQueueFull.Load(),
 	}
 	for i := range c.byDrop {
 		if v := c.byDrop[i].Load(); v != 0 {
@@ -223,6 +247,12 @@ func (d *Daemon) writeMetrics(b *bytes.Buffer, bindings int) {
 	m.Counter("mip6_ha_signalling_received_total", "Packets read by the signalling socket.", c.rxPackets.Load())
 	m.Counter("mip6_ha_signalling_queue_full_total", "Signalling packets dropped because the queue was full.", c.rxQueueFull.Load())
 	m.Counter("mip6_ha_malformed_total", "Signalling packets that did not parse.", c.malformed.Load())
+	if d.cfg.IPv4 != nil {
+		const h = "Mobility Header packets received over IPv4 (RFC 5555), by encapsulation."
+		m.Counter("mip6_ha_signalling_ipv4_received_total", h, c.sigUDP.Load(), "encapsulation", "udp4")
+		m.Counter("mip6_ha_signalling_ipv4_received_total", h, c.sig6in4.Load(), "encapsulation", "ipv4")
+		m.Counter("mip6_ha_signalling_ipv4_queue_full_total", "Signalling packets over IPv4 dropped because the queue was full.", c.sigQueueFull.Load())
+	}
 	for i := range c.byStatus {
 		if v := c.byStatus[i].Load(); v != 0 {
 			m.Counter("mip6_ha_binding_updates_total", "Binding Updates answered or accepted, by status.", v, "status", mip6.Status(i).String())
@@ -255,6 +285,12 @@ func (d *Daemon) writeMetrics(b *bytes.Buffer, bindings int) {
 	}
 	fs := d.fwd.Stats()
 	m.Counter("mip6_tunnel_send_errors_total", "Tunnel packets the kernel refused to send.", fs.SendErrors)
+	if d.cfg.IPv4 != nil {
+		m.Counter("mip6_tunnel_signalling_taken_total", "Mobility Header packets taken off the tunnel sockets for the home agent (RFC 5555).", fs.Signalled)
+		m.Counter("mip6_tunnel_signalling_sent_total", "Mobility Header packets sent through the tunnel sockets (RFC 5555).", fs.SignalSent)
+		m.Counter("mip6_tunnel_signalling_send_errors_total", "Mobility Header packets the tunnel sockets failed to send.", fs.SignalSendErrors)
+	}
+	d.writeUplinkMetrics(m)
 	ps := d.proxy.Stats()
 	m.Gauge("mip6_ha_proxied_addresses", "Addresses the proxy answers for on the home link.", float64(ps.Proxied))
 	m.Counter("mip6_ha_proxy_solicited_na_total", "Neighbor Advertisements sent in answer to solicitations.", ps.SolicitedNAs)

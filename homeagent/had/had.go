@@ -85,6 +85,8 @@ type Daemon struct {
 	fwd     *tunnel.Forwarder
 	tunLink int
 	nl      *netlink.Handle
+	// up is the 6in4 uplink of [uplink] (uplink_linux.go), nil without.
+	up *uplink
 
 	rx     *rawsock.Listener
 	tx     *rawsock.Sender
@@ -99,6 +101,7 @@ type Daemon struct {
 	metricsHTTP *http.Server
 
 	rxq     chan rxPacket
+	sigq    chan sigPacket // DSMIPv6 signalling off the forwarder (dsmip.go)
 	free    chan []byte
 	dadDone chan dadResult
 	reqs    chan request
@@ -114,6 +117,11 @@ type Daemon struct {
 	// mpaQueue are the home addresses still owed an unsolicited Mobile
 	// Prefix Advertisement, sent mpaPerTick a second.
 	mpaQueue []netip.Addr
+	// ds is the DSMIPv6 state of bindings registered over IPv4, by home
+	// address; poolOnLink says the IPv4 home pool is on the home link
+	// (proxy ARP). See dsmip.go.
+	ds         map[netip.Addr]dsState
+	poolOnLink bool
 
 	c counters
 }
@@ -150,12 +158,13 @@ type counters struct {
 	byDrop                                [32]atomic.Uint64
 	created, refreshed, moved, deleted    atomic.Uint64
 	expired                               atomic.Uint64
+	sigUDP, sig6in4, sigQueueFull         atomic.Uint64
 }
 
 // New opens everything a home agent needs in the calling thread's network
 // namespace: the tun device and its forwarder, the signalling sockets, the
-// proxy on the home link, the router advertisements, the control socket;
-// enables IPv6 forwarding; and restores the bindings of the state file. On
+// proxy on the home link, the router advertisements, the control socket,
+// the 6in4 uplink of [uplink] (uplink_linux.go); enables IPv6 forwarding; and restores the bindings of the state file. On
 // error everything opened so far is closed again.
 func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	if o.Log == nil {
@@ -170,6 +179,8 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	d = &Daemon{
 		cfg: cfg, log: o.Log, now: o.Now,
 		rxq:     make(chan rxPacket, rxQueue),
+		sigq:    make(chan sigPacket, sigQueue),
+		ds:      make(map[netip.Addr]dsState),
 		free:    make(chan []byte, rxQueue+64),
 		dadDone: make(chan dadResult, maxDAD),
 		reqs:    make(chan request),
@@ -204,10 +215,16 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		return d, err
 	}
 	v4 := cfg.IPv4 != nil
-	if d.fwd, err = tunnel.NewForwarder(d.tun, tunnel.ForwarderConfig{
+	fc := tunnel.ForwarderConfig{
 		Name: o.TunName, IPv6: true, IPv4: v4, UDP: v4,
 		OnError: func(err error) { d.log.Error("tunnel forwarder stopped", zap.Error(err)) },
-	}); err != nil {
+	}
+	if v4 {
+		// Binding Updates over IPv4 arrive on the forwarder's sockets
+		// (RFC 5555 §4): handed to the loop, see dsmip.go.
+		fc.SignalAddrs, fc.Signal = []netip.Addr{cfg.Home.Address}, d.onSignal
+	}
+	if d.fwd, err = tunnel.NewForwarder(d.tun, fc); err != nil {
 		return d, fmt.Errorf("tunnel: %w", err)
 	}
 	l, err := d.nl.LinkByName(d.fwd.Name())
@@ -215,9 +232,17 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		return d, fmt.Errorf("tunnel device: %w", err)
 	}
 	d.tunLink = l.Attrs().Index
+	if cfg.Uplink != nil {
+		if err := d.openUplink(); err != nil {
+			return d, err
+		}
+	}
 
 	if d.ha, err = homeagent.New(cfg, homeagent.Options{Table: d.table, SkipDAD: o.SkipDAD}); err != nil {
 		return d, err
+	}
+	if err := d.openDSMIP(); err != nil {
+		return d, fmt.Errorf("ipv4: %w", err)
 	}
 	if err := d.restore(); err != nil {
 		return d, err
@@ -339,6 +364,7 @@ func (d *Daemon) restore() error {
 	var errs []error
 	d.ha.Cache().Range(func(e binding.Entry) bool {
 		errs = append(errs, d.addRoutes(e))
+		d.syncDSMIP(e.HomeAddress, e.CareOf.Is4(), false)
 		d.log.Info("binding restored", zap.String("event", "binding_restored"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
 			zap.Time("expires", e.Expires))
 		return true
@@ -444,6 +470,8 @@ func (d *Daemon) loop(ctx context.Context, reload <-chan *conf.HA) {
 		case p := <-d.rxq:
 			d.handlePacket(p.buf[:p.n])
 			d.free <- p.buf
+		case s := <-d.sigq:
+			d.handleSignal(s)
 		case r := <-d.dadDone:
 			d.dadRuns--
 			d.completeDAD(r)
@@ -568,12 +596,12 @@ func (d *Daemon) apply(res homeagent.Result, now time.Time) {
 		if err := d.proxy.Add(addrs...); err != nil {
 			d.log.Warn("proxy", zap.Error(err), daemon.HoA(e.HomeAddress))
 		}
-		d.log.Info("binding created", zap.String("event", "binding_created"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
+		d.log.Info("binding created", zap.String("event", "binding_created"), daemon.HoA(e.HomeAddress), daemon.CoA(careOf(e)),
 			daemon.Seq(e.Sequence), daemon.Lifetime(e.Lifetime))
 	case homeagent.Refreshed:
 		d.c.refreshed.Add(1)
 		d.dirty = true
-		d.log.Debug("binding refreshed", zap.String("event", "binding_refreshed"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
+		d.log.Debug("binding refreshed", zap.String("event", "binding_refreshed"), daemon.HoA(e.HomeAddress), daemon.CoA(careOf(e)),
 			daemon.Seq(e.Sequence), daemon.Lifetime(e.Lifetime))
 	case homeagent.Moved:
 		d.c.moved.Add(1)
@@ -581,8 +609,8 @@ func (d *Daemon) apply(res homeagent.Result, now time.Time) {
 		if err := d.updatePrefixRoutes(res.Previous, e); err != nil {
 			d.log.Error("route", zap.Error(err), daemon.HoA(e.HomeAddress))
 		}
-		d.log.Info("binding moved", zap.String("event", "binding_moved"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
-			zap.Stringer("previous_coa", res.Previous.CareOf), daemon.Seq(e.Sequence), daemon.Lifetime(e.Lifetime))
+		d.log.Info("binding moved", zap.String("event", "binding_moved"), daemon.HoA(e.HomeAddress), daemon.CoA(careOf(e)),
+			zap.Stringer("previous_coa", careOf(res.Previous)), daemon.Seq(e.Sequence), daemon.Lifetime(e.Lifetime))
 	case homeagent.Deleted:
 		d.c.deleted.Add(1)
 		d.dirty = true
@@ -591,6 +619,9 @@ func (d *Daemon) apply(res homeagent.Result, now time.Time) {
 		d.withdraw(e, res.LinkLocal)
 		d.log.Info("binding deleted", zap.String("event", "binding_deleted"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
 			daemon.Seq(e.Sequence))
+	}
+	if res.Change == homeagent.Created || res.Change == homeagent.Refreshed || res.Change == homeagent.Moved {
+		d.syncDSMIP(e.HomeAddress, e.CareOf.Is4(), res.NAT)
 	}
 	if res.Verdict == homeagent.Reply {
 		d.sendBA(res)
@@ -606,7 +637,15 @@ func (d *Daemon) sendBA(res homeagent.Result) {
 	if res.HomeAddress.IsValid() && res.HomeAddress != res.BADst {
 		rh2 = res.HomeAddress
 	}
-	if !d.send(res.BA, res.BADst, rh2, "binding acknowledgement") {
+	var sent bool
+	if res.Outer.IsValid() {
+		// Over IPv4 (RFC 5555 §4): back the way the Binding Update
+		// came, through the NAT mapping it opened if any.
+		sent = d.send4(res.BA, res.BADst, outerEndpoint(res.OuterSrc, res.Outer), "binding acknowledgement")
+	} else {
+		sent = d.send(res.BA, res.BADst, rh2, "binding acknowledgement")
+	}
+	if !sent {
 		d.c.baSendErrors.Add(1)
 		return
 	}
@@ -618,7 +657,11 @@ func (d *Daemon) sendBA(res homeagent.Result) {
 		level = zap.DebugLevel
 	}
 	if ce := d.log.Check(level, "binding acknowledgement sent"); ce != nil {
-		fields := []zap.Field{zap.String("event", "ba_sent"), daemon.HoA(res.HomeAddress), daemon.CoA(res.BADst), daemon.Status(res.Status)}
+		var coa fmt.Stringer = res.BADst
+		if res.Outer.IsValid() {
+			coa = res.Outer // over IPv4: where it went, a NAT's mapping maybe
+		}
+		fields := []zap.Field{zap.String("event", "ba_sent"), daemon.HoA(res.HomeAddress), daemon.CoA(coa), daemon.Status(res.Status)}
 		if res.Status.Accepted() && res.Change != homeagent.Deleted {
 			fields = append(fields, daemon.Seq(res.Binding.Sequence), daemon.Lifetime(res.Binding.Lifetime))
 		}
@@ -690,6 +733,7 @@ func (d *Daemon) withdraw(e binding.Entry, ll netip.Addr) {
 		addrs = append(addrs, ll)
 	}
 	d.proxy.Remove(addrs...)
+	d.dropDSMIP(e.HomeAddress)
 	if err := d.delRoutes(e); err != nil {
 		d.log.Warn("route", zap.Error(err), daemon.HoA(e.HomeAddress))
 	}
@@ -724,9 +768,13 @@ func (d *Daemon) save() {
 // socket and the tun device need a restart; a new configuration that
 // changes them is refused whole (the old one stays).
 func (d *Daemon) reload(cfg *conf.HA) {
+	if uplinkChanged(cfg.Uplink, d.cfg.Uplink) {
+		d.log.Error("reload refused: [uplink] needs a restart; keeping the old configuration")
+		return
+	}
 	if cfg.Home.Interface != d.cfg.Home.Interface || cfg.Home.Address != d.cfg.Home.Address ||
 		cfg.Home.Prefix != d.cfg.Home.Prefix || cfg.Control != d.cfg.Control ||
-		(cfg.IPv4 == nil) != (d.cfg.IPv4 == nil) || cfg.StateFile != d.cfg.StateFile ||
+		!sameIPv4(cfg.IPv4, d.cfg.IPv4) || cfg.StateFile != d.cfg.StateFile ||
 		cfg.RouterAdvertisements.Enabled != d.cfg.RouterAdvertisements.Enabled {
 		d.log.Error("reload refused: home.interface, home.address, home.prefix, state_file, [control], [ipv4] and router_advertisements.enabled need a restart; keeping the old configuration")
 		return
@@ -776,9 +824,13 @@ func (d *Daemon) closeAll() {
 	if d.proxy != nil {
 		errs = append(errs, d.proxy.Close())
 	}
+	// Proxy ARP entries for IPv4 home addresses live on the home link,
+	// not in the tun device: they do not go with it.
+	errs = append(errs, d.closeDSMIP())
 	if d.fwd != nil {
 		errs = append(errs, d.fwd.Close())
 	}
+	errs = append(errs, d.closeUplink())
 	if d.rx != nil {
 		errs = append(errs, d.rx.Close())
 	}

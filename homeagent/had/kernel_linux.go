@@ -85,8 +85,9 @@ func (d *Daemon) route(p netip.Prefix, add bool) error {
 	return nil
 }
 
-// Cleanup is had's -cleanup. A killed had leaves nothing in the kernel to
-// remove: its tun device is not persistent (no TUNSETPERSIST), so the
+// Cleanup is had's -cleanup. A killed had leaves almost nothing in the
+// kernel to remove (the uplink's unreachable route is the exception, see
+// cleanupUplink): its tun device is not persistent (no TUNSETPERSIST), so the
 // kernel deletes it, and every route had installed with it (all point
 // into it), when the dead process's descriptors close; the proxy entries
 // lived in the process. IPv6 forwarding stays on, a home router's normal
@@ -97,6 +98,14 @@ func Cleanup(tunName string, w io.Writer) error {
 	}
 	if _, err := netlink.LinkByName(tunName); err == nil {
 		return fmt.Errorf("a device named %s exists: had's tun device is not persistent, so it belongs to a running had or to something else; not removing it", tunName)
+	}
+	n, err := cleanupUplink("", w)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(w, "had: the tun device %s and its routes go with the process\n", tunName)
+		return nil
 	}
 	fmt.Fprintf(w, "had: nothing to clean up: the tun device %s and its routes go with the process\n", tunName)
 	return nil

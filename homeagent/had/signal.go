@@ -51,12 +51,19 @@ func (d *Daemon) send(mh []byte, dst, rh2 netip.Addr, what string) bool {
 // counters, so every binding about to lapse is asked once per registration
 // (one small message, authenticated-BU-shaped answer). It travels like a
 // BA: to the care-of address with a type 2 routing header, the mobile
-// node's signalling path; its checksum is from this home agent to the
+// node's signalling path, or for a binding over IPv4 in its tunnel's
+// encapsulation (RFC 5555 §4); its checksum is from this home agent to the
 // home address, as §6.1.1 takes it with the routing header.
 func (d *Daemon) refreshRequests(now time.Time) {
 	for _, e := range d.ha.RefreshDue(now) {
 		if !e.CareOf.Is6() {
-			continue // DSMIPv6 bindings: issue 8
+			// DSMIPv6 (RFC 5555 §4): inside the binding's own
+			// encapsulation, inner to the home address.
+			if d.sendBRR4(e.HomeAddress, d.ha.Endpoint(e)) {
+				d.c.brrSent.Add(1)
+				d.log.Info("binding refresh request sent", zap.String("event", "brr_sent"), daemon.HoA(e.HomeAddress), daemon.CoA(careOf(e)))
+			}
+			continue
 		}
 		mh, err := d.ha.AppendBRR(d.buf[:0], e.HomeAddress)
 		if err != nil {
