@@ -1,7 +1,9 @@
 package mobilenode
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -26,6 +28,9 @@ const (
 	// window doubles it, up to DefaultMaxHoldDown.
 	DefaultHoldDown    = 5 * time.Second
 	DefaultMaxHoldDown = 2 * time.Minute
+	// DefaultKnownLinks is how many links Detecting Network Attachment
+	// (RFC 6059) remembers: a laptop's home, office and a few cafés.
+	DefaultKnownLinks = 16
 )
 
 // maxDowns bounds the flap history kept beyond FlapThreshold: enough
@@ -57,6 +62,10 @@ type MovementConfig struct {
 	FlapWindow    time.Duration
 	HoldDown      time.Duration
 	MaxHoldDown   time.Duration
+	// KnownLinks bounds the links remembered for Detecting Network
+	// Attachment (RFC 6059), least recently seen dropped first: 0 means
+	// DefaultKnownLinks, a negative value turns DNA off.
+	KnownLinks int
 }
 
 // MoveKind says what a MoveEvent reports.
@@ -100,6 +109,32 @@ type router struct {
 	deadline time.Time // router lost when no RA by then
 	home     bool      // it advertises the home prefix
 	prefixes []prefix
+	// dna: known only from a Neighbor Advertisement that matched a
+	// remembered link (RFC 6059); its prefixes are the remembered ones,
+	// and the first RA replaces them whole instead of adding to them.
+	dna bool
+}
+
+// KnownRouter is a router of a link the node has seen, as Detecting
+// Network Attachment (RFC 6059) identifies links: by the router's
+// link-local address and link-layer address together (a link-local
+// address alone, fe80::1 say, is on many networks).
+type KnownRouter struct {
+	Addr netip.Addr
+	MAC  net.HardwareAddr
+}
+
+// knownLink is a remembered link: what the last RA of its router said.
+type knownLink struct {
+	router   netip.Addr
+	mac      net.HardwareAddr
+	home     bool
+	prefixes []prefix
+	// lossAfter is how long the router may stay silent (its deadline
+	// less the time of its last RA): a router confirmed by DNA gets the
+	// same time for its first RA.
+	lossAfter time.Duration
+	seen      time.Time
 }
 
 // prefix is an on-link autonomous prefix from a router, with the end of
@@ -116,6 +151,9 @@ type ifState struct {
 	holdUntil time.Time
 	routers   []router
 	addrs     []netip.Addr // global unicast addresses, in order added
+	// probed are the remembered routers DNAProbes handed out since the
+	// link came up: only their Neighbor Advertisements count.
+	probed []KnownRouter
 }
 
 // Movement turns link, address and Router Advertisement events of the
@@ -146,10 +184,23 @@ type ifState struct {
 //     never cuts itself off; with two it stops ping-ponging registrations
 //     between them (each move costs a Binding Update round trip and, for
 //     a new binding, the home agent's DAD).
+//
+// Detecting Network Attachment (RFC 6059): the links seen are remembered
+// (router link-local and link-layer address, prefixes, home or not; at
+// most KnownLinks, least recently seen dropped). On link-up the daemon
+// asks DNAProbes which routers to probe with a unicast Neighbor
+// Solicitation and reports the answers to NeighborAdvertisement: an
+// answer from a remembered router whose link-layer address matches means
+// the node is back on that link, so its router and prefixes count at once,
+// as if its RA had come (home: return home; foreign: the care-of address
+// the kernel kept across the carrier loss is used again). The router's
+// first real RA confirms and corrects: its prefix set replaces the
+// remembered one.
 type Movement struct {
-	cfg MovementConfig
-	ifs []*ifState
-	cur MoveEvent // Kind 0: no decision yet
+	cfg   MovementConfig
+	ifs   []*ifState
+	cur   MoveEvent // Kind 0: no decision yet
+	known []knownLink
 }
 
 // NewMovement returns a Movement with every interface down.
@@ -179,6 +230,9 @@ func NewMovement(cfg MovementConfig) (*Movement, error) {
 	}
 	if cfg.MaxHoldDown <= 0 {
 		cfg.MaxHoldDown = DefaultMaxHoldDown
+	}
+	if cfg.KnownLinks == 0 {
+		cfg.KnownLinks = DefaultKnownLinks
 	}
 	m := &Movement{cfg: cfg}
 	for _, n := range cfg.Interfaces {
@@ -234,6 +288,7 @@ func (m *Movement) LinkDown(iface string, now time.Time) []MoveEvent {
 	}
 	s.up = false
 	s.routers = s.routers[:0]
+	s.probed = nil
 	s.prune(now, m.cfg.FlapWindow)
 	s.downs = append(s.downs, now)
 	// The hold-down saturates long before maxDowns flaps (the doubling
@@ -294,13 +349,22 @@ func (m *Movement) RouterAdvertisement(iface string, src netip.Addr, ra *mip6.Ro
 		return m.evaluate(now, "router "+src.String()+" on "+iface+" withdrew")
 	}
 	r := router{addr: src, deadline: now.Add(ra.RouterLifetime)}
-	if i >= 0 {
+	if i >= 0 && !s.routers[i].dna {
 		// Prefixes a router stops listing keep their lifetimes
-		// (RFC 4862 §5.5.3 ages them; it does not drop them).
+		// (RFC 4862 §5.5.3 ages them; it does not drop them). Those
+		// of a router known only from DNA were remembered, not
+		// advertised: the RA's set replaces them.
 		r.prefixes = s.routers[i].prefixes
 	}
+	var mac net.HardwareAddr
 	for _, o := range ra.Options {
 		switch o := o.(type) {
+		case *mip6.NDLinkLayerAddress:
+			// RFC 4861 §4.6.1: an RA's Source Link-layer Address.
+			// Ethernet's is 6 octets; a longer body is padding.
+			if !o.Target && len(o.Addr) >= 6 {
+				mac = slices.Clone(o.Addr[:6])
+			}
 		case *mip6.AdvertisementInterval:
 			// §7.3, §11.5.1: the longest time between the router's
 			// unsolicited RAs.
@@ -340,7 +404,85 @@ func (m *Movement) RouterAdvertisement(iface string, src netip.Addr, ra *mip6.Ro
 	} else {
 		s.routers = append(s.routers, r)
 	}
+	m.remember(r, mac, now)
 	return m.evaluate(now, "router advertisement from "+src.String()+" on "+iface)
+}
+
+// remember records what router r's RA said about its link, identified by
+// r's link-local address and mac (without a Source Link-layer Address
+// option the link cannot be identified, RFC 6059, and is not
+// remembered).
+func (m *Movement) remember(r router, mac net.HardwareAddr, now time.Time) {
+	if m.cfg.KnownLinks < 0 || len(mac) == 0 || !r.addr.IsLinkLocalUnicast() {
+		return
+	}
+	k := knownLink{router: r.addr, mac: mac, home: r.home, prefixes: slices.Clone(r.prefixes),
+		lossAfter: r.deadline.Sub(now), seen: now}
+	i := slices.IndexFunc(m.known, func(x knownLink) bool { return x.router == r.addr && bytes.Equal(x.mac, mac) })
+	if i >= 0 {
+		m.known = slices.Delete(m.known, i, i+1)
+	}
+	// Most recently seen first; the oldest falls off the end.
+	m.known = slices.Insert(m.known, 0, k)
+	if len(m.known) > m.cfg.KnownLinks {
+		m.known = m.known[:m.cfg.KnownLinks]
+	}
+}
+
+// DNAProbes returns the remembered routers to probe with a unicast
+// Neighbor Solicitation now that iface's link is up (RFC 6059), most
+// recently seen first, and makes their answers count on iface until the
+// link goes down. Nothing while the link is down or once a router
+// advertised on it.
+func (m *Movement) DNAProbes(iface string) []KnownRouter {
+	s := m.iface(iface)
+	if s == nil || !s.up || len(s.routers) > 0 || m.cfg.KnownLinks < 0 {
+		return nil
+	}
+	out := make([]KnownRouter, 0, len(m.known))
+	for _, k := range m.known {
+		if !slices.ContainsFunc(out, func(x KnownRouter) bool { return x.Addr == k.router && bytes.Equal(x.MAC, k.mac) }) {
+			out = append(out, KnownRouter{Addr: k.router, MAC: slices.Clone(k.mac)})
+		}
+	}
+	s.probed = out
+	return slices.Clone(out)
+}
+
+// NeighborAdvertisement reports a solicited Neighbor Advertisement on
+// iface from src (the router's link-local address, which must be the
+// target) sent from link-layer address mac. When it answers one of
+// DNAProbes' routers and mac is the one remembered with it, the link is
+// identified (RFC 6059: both addresses of the router match): its router
+// counts as live with the remembered prefixes until it misses its next
+// advertisement, exactly as if its RA had just come. An answer from a
+// router already heard on iface since the link came up changes nothing.
+func (m *Movement) NeighborAdvertisement(iface string, src netip.Addr, mac net.HardwareAddr, now time.Time) []MoveEvent {
+	s := m.iface(iface)
+	if s == nil || !s.up || len(mac) == 0 {
+		return nil
+	}
+	if !slices.ContainsFunc(s.probed, func(x KnownRouter) bool { return x.Addr == src && bytes.Equal(x.MAC, mac) }) {
+		return nil
+	}
+	if slices.ContainsFunc(s.routers, func(r router) bool { return r.addr == src }) {
+		return nil
+	}
+	i := slices.IndexFunc(m.known, func(x knownLink) bool { return x.router == src && bytes.Equal(x.mac, mac) })
+	if i < 0 {
+		return nil
+	}
+	k := m.known[i]
+	r := router{addr: src, deadline: now.Add(k.lossAfter), home: k.home, dna: true}
+	for _, p := range k.prefixes {
+		// Only what is still valid (RFC 6059 reuses the
+		// configuration whose lifetimes have not run out).
+		if p.expires.IsZero() || p.expires.After(now) {
+			r.prefixes = append(r.prefixes, p)
+		}
+	}
+	s.routers = append(s.routers, r)
+	return m.evaluate(now, "DNA: router "+src.String()+" ("+mac.String()+") of a known link answered on "+iface)
 }
 
 // NextTimer returns when Timer has work next: a router deadline, a prefix

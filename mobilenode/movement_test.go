@@ -1,6 +1,7 @@
 package mobilenode
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -254,5 +255,152 @@ func TestMovementDrivesRegistration(t *testing.T) {
 	apply(m.RouterAdvertisement("eth0", rtrHome, advert(homePfx, 0), l.now))
 	if _, ok := l.haBinding(); ok || l.mn.State() != AtHome {
 		t.Fatalf("state %v", l.mn.State())
+	}
+}
+
+var (
+	macA    = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x02}
+	macHome = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x01}
+	macX    = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, 0x99}
+)
+
+// withSLLA adds a Source Link-layer Address option to ra.
+func withSLLA(ra *mip6.RouterAdvertisement, mac net.HardwareAddr) *mip6.RouterAdvertisement {
+	ra.Options = append(ra.Options, &mip6.NDLinkLayerAddress{Addr: mac})
+	return ra
+}
+
+// TestDNA walks RFC 6059 link identification: a link seen once is known
+// again from one Neighbor Advertisement, before any RA.
+func TestDNA(t *testing.T) {
+	m := newMovement(t)
+	now := t0
+	steps := []struct {
+		name string
+		do   func() []MoveEvent
+		want []MoveEvent
+	}{
+		{"nothing to probe before any link was seen", func() []MoveEvent {
+			m.LinkUp("eth0", now)
+			if p := m.DNAProbes("eth0"); len(p) != 0 {
+				t.Errorf("DNAProbes = %v, want none", p)
+			}
+			return nil
+		}, []MoveEvent{}},
+		{"home RA with SLLA: home, and the home link remembered", func() []MoveEvent {
+			return m.RouterAdvertisement("eth0", rtrHome, withSLLA(advert(homePfx, time.Second), macHome), now)
+		}, []MoveEvent{ev(ReturnedHome, "eth0", netip.Addr{})}},
+		{"move to A: address, RA", func() []MoveEvent {
+			m.LinkDown("eth0", now)
+			m.LinkUp("eth0", now)
+			m.AddressAdded("eth0", addrA, now)
+			return m.RouterAdvertisement("eth0", rtrA, withSLLA(advert(pfxA, time.Second), macA), now)
+		}, []MoveEvent{ev(MovedTo, "eth0", addrA)}},
+		{"back home: a NA before the probes is ignored", func() []MoveEvent {
+			now = now.Add(10 * time.Second)
+			m.LinkDown("eth0", now)
+			m.LinkUp("eth0", now)
+			return m.NeighborAdvertisement("eth0", rtrHome, macHome, now)
+		}, []MoveEvent{}},
+		{"probes: A (seen last) first, then home", func() []MoveEvent {
+			got := m.DNAProbes("eth0")
+			want := []KnownRouter{{rtrA, macA}, {rtrHome, macHome}}
+			if d := cmp.Diff(want, got, cmpOpts); d != "" {
+				t.Errorf("DNAProbes (-want +got):\n%s", d)
+			}
+			return nil
+		}, []MoveEvent{}},
+		{"the home router answers from another MAC: not the same link", func() []MoveEvent {
+			return m.NeighborAdvertisement("eth0", rtrHome, macX, now)
+		}, []MoveEvent{}},
+		{"the home router answers from its MAC: home at once", func() []MoveEvent {
+			return m.NeighborAdvertisement("eth0", rtrHome, macHome, now)
+		}, []MoveEvent{ev(ReturnedHome, "eth0", netip.Addr{})}},
+		{"a second answer changes nothing", func() []MoveEvent {
+			return m.NeighborAdvertisement("eth0", rtrHome, macHome, now)
+		}, []MoveEvent{}},
+		{"no RA within the remembered interval: the router is lost", func() []MoveEvent {
+			// 2 intervals + slack after the NA.
+			return m.Timer(now.Add(2*time.Second + DefaultRouterLossSlack))
+		}, []MoveEvent{ev(LostConnectivity, "", netip.Addr{})}},
+		{"flap back to A: its care-of address, kept by the kernel, at once", func() []MoveEvent {
+			now = now.Add(5 * time.Second)
+			m.LinkDown("eth0", now)
+			m.LinkUp("eth0", now)
+			m.DNAProbes("eth0")
+			return m.NeighborAdvertisement("eth0", rtrA, macA, now)
+		}, []MoveEvent{ev(MovedTo, "eth0", addrA)}},
+		{"A's RA now lists only prefix B: the RA's set wins", func() []MoveEvent {
+			m.AddressAdded("eth0", addrB, now)
+			return m.RouterAdvertisement("eth0", rtrA, withSLLA(advert(pfxB, time.Second), macA), now)
+		}, []MoveEvent{ev(MovedTo, "eth0", addrB)}},
+		{"after an RA nothing is probed", func() []MoveEvent {
+			if p := m.DNAProbes("eth0"); len(p) != 0 {
+				t.Errorf("DNAProbes = %v, want none", p)
+			}
+			return nil
+		}, []MoveEvent{}},
+		{"unknown interface", func() []MoveEvent {
+			return m.NeighborAdvertisement("eth9", rtrA, macA, now)
+		}, []MoveEvent{}},
+	}
+	for _, st := range steps {
+		got := strip(st.do())
+		if d := cmp.Diff(st.want, got, cmpOpts); d != "" {
+			t.Errorf("%s (-want +got):\n%s", st.name, d)
+		}
+	}
+}
+
+// TestDNAExpiredPrefix: a remembered prefix whose valid lifetime ran out
+// is not reused, so no care-of address comes from it.
+func TestDNAExpiredPrefix(t *testing.T) {
+	m := newMovement(t)
+	now := t0
+	ra := withSLLA(advert(pfxA, time.Second), macA)
+	ra.Options[0].(*mip6.PrefixInformation).ValidLifetime = 30 * time.Second
+	m.LinkUp("eth0", now)
+	m.AddressAdded("eth0", addrA, now)
+	if got := strip(m.RouterAdvertisement("eth0", rtrA, ra, now)); len(got) != 1 {
+		t.Fatalf("RA: %v", got)
+	}
+	now = now.Add(time.Minute)
+	m.LinkDown("eth0", now)
+	m.LinkUp("eth0", now)
+	m.DNAProbes("eth0")
+	if got := strip(m.NeighborAdvertisement("eth0", rtrA, macA, now)); len(got) != 0 {
+		t.Errorf("NA with the prefix expired: %v, want no move", got)
+	}
+}
+
+// TestDNABounded: at most KnownLinks links are remembered, the least
+// recently seen dropped; without an SLLA nothing is; negative: DNA off.
+func TestDNABounded(t *testing.T) {
+	for _, tc := range []struct {
+		known, want int
+	}{{0, DefaultKnownLinks}, {3, 3}, {-1, 0}} {
+		m, err := NewMovement(MovementConfig{Interfaces: []string{"eth0"}, HomePrefix: homePfx, HomeAddress: hoa, KnownLinks: tc.known})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := t0
+		var last netip.Addr
+		for i := range 40 {
+			m.LinkDown("eth0", now)
+			m.LinkUp("eth0", now)
+			last = netip.AddrFrom16([16]byte{0xfe, 0x80, 15: byte(i + 1)})
+			m.RouterAdvertisement("eth0", last, withSLLA(advert(pfxA, 0), net.HardwareAddr{2, 0, 0, 0, 0, byte(i)}), now)
+			m.RouterAdvertisement("eth0", rtrB, advert(pfxB, 0), now) // no SLLA
+			now = now.Add(time.Second)
+		}
+		m.LinkDown("eth0", now)
+		m.LinkUp("eth0", now)
+		p := m.DNAProbes("eth0")
+		if len(p) != tc.want {
+			t.Errorf("KnownLinks %d: %d probes, want %d", tc.known, len(p), tc.want)
+		}
+		if tc.want > 0 && p[0].Addr != last {
+			t.Errorf("KnownLinks %d: first probe %v, want the last seen %v", tc.known, p[0].Addr, last)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/gomip6/gomip6/internal/control"
 	"github.com/gomip6/gomip6/internal/daemon"
 	"github.com/gomip6/gomip6/internal/rawsock"
+	"github.com/gomip6/gomip6/internal/rodata"
 	"github.com/gomip6/gomip6/mip6"
 )
 
@@ -251,7 +252,7 @@ func New(cfg *conf.CN, o Options) (d *Daemon, err error) {
 	if d.sigx, err = markedSocket(); err != nil {
 		return d, err
 	}
-	if d.icmp, err = packetTooBigSocket(); err != nil {
+	if d.icmp, err = rodata.ListenPacketTooBig(); err != nil {
 		return d, err
 	}
 
@@ -545,41 +546,24 @@ func (d *Daemon) outbound(buf []byte, n int) {
 // injects them through the tun device.
 func (d *Daemon) ptbLoop() {
 	defer d.wg.Done()
-	buf := make([]byte, 2048)
 	var out []byte
-	for {
-		n, from, err := d.icmp.ReadFrom(buf)
+	rodata.ReadPacketTooBig(d.icmp, d.closing, func(icmp []byte, from netip.Addr) {
+		pkt, hoa, coa, err := correspondent.AppendHomePacketTooBig(out[:0], icmp, from)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			select {
-			case <-d.closing:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			continue
-		}
-		ip, ok := netip.AddrFromSlice(from.(*net.IPAddr).IP)
-		if !ok {
-			continue
-		}
-		pkt, hoa, coa, err := correspondent.AppendHomePacketTooBig(out[:0], buf[:n], ip)
-		if err != nil {
-			continue
+			return
 		}
 		out = pkt
 		if r := d.table.Lookup(hoa); r == nil || r.CareOf != coa {
-			continue // not about a binding of ours (or a forgery)
+			return // not about a binding of ours (or a forgery)
 		}
 		if _, err := d.tun.Write(pkt); err != nil {
 			d.c.inErrors.Add(1)
-			continue
+			return
 		}
 		d.c.ptbTranslated.Add(1)
 		d.log.Debug("packet too big translated", daemon.HoA(hoa), daemon.CoA(coa),
 			zap.Uint32("mtu", uint32(pkt[44])<<24|uint32(pkt[45])<<16|uint32(pkt[46])<<8|uint32(pkt[47])))
-	}
+	})
 }
 
 // handleMH processes one Mobility Header packet on the loop.

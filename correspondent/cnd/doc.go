@@ -38,7 +38,18 @@
 //     sent to the node's addresses. The packet socket has already copied
 //     them; without the rule the kernel would answer each with an ICMPv6
 //     Parameter Problem, which tells a mobile node (§11.3.6) that this
-//     correspondent does not do route optimization.
+//     correspondent does not do route optimization. gomip6's mnd acts on
+//     exactly that: when cnd stops (and its rule goes), the first packet
+//     with a Home Address option draws a Parameter Problem and the mobile
+//     node returns to its home tunnel at once (package mnd, "Route
+//     optimization").
+//   - The tun device and the Packet Too Big socket are internal/rodata's
+//     (OpenTun, ListenPacketTooBig, ReadPacketTooBig), which mnd's route
+//     optimization path uses too; the per-packet work is package
+//     correspondent's (RestoreHomeAddress, InsertRoutingHeader2,
+//     AppendHomePacketTooBig), whose mobile node mirror is in
+//     internal/rodata (InsertHomeAddress, RestoreRoutingHeader2,
+//     AppendHomeAddressPacketTooBig).
 //
 // SIGTERM (Run returning) removes the rule, the routes, the tun device and
 // the nftables table; Cleanup does the same after a crash (the tun device

@@ -16,56 +16,18 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/gomip6/gomip6/internal/rodata"
 	"github.com/gomip6/gomip6/mip6"
 )
 
-// openTun creates the tun device (IFF_TUN, no packet information: each
-// read and write is one IPv6 packet), sets its MTU, disables IPv6
-// address configuration on it and brings it up.
+// openTun creates the tun device (rodata.OpenTun) with room for the
+// routing header in its MTU and a long transmit queue.
 func (d *Daemon) openTun() error {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	t, err := rodata.OpenTun(d.nl, d.o.TunName, TunMTU, TunTxQueueLen)
 	if err != nil {
-		return fmt.Errorf("open /dev/net/tun: %w", err)
-	}
-	ifr, err := unix.NewIfreq(d.o.TunName)
-	if err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("tun name %q: %w", d.o.TunName, err)
-	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("TUNSETIFF %q: %w", d.o.TunName, err)
-	}
-	// Non-blocking before os.NewFile: reads park in the netpoller and
-	// Close wakes them.
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
 		return err
 	}
-	d.tun = os.NewFile(uintptr(fd), "/dev/net/tun")
-	d.tunName = ifr.Name()
-	l, err := d.nl.LinkByName(d.tunName)
-	if err != nil {
-		return fmt.Errorf("tun device %s: %w", d.tunName, err)
-	}
-	d.tunLink = l.Attrs().Index
-	// No addresses of its own (no link-local, no router solicitations):
-	// the device only carries other nodes' packets. Best effort; set
-	// before the device goes up.
-	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+d.tunName+"/addr_gen_mode", []byte("1"), 0o644)
-	if err := d.nl.LinkSetMTU(l, TunMTU); err != nil {
-		return fmt.Errorf("tun device %s mtu: %w", d.tunName, err)
-	}
-	// A long queue absorbs the bursts a local application sends faster
-	// than one reader moves them (the kernel drops at the tun queue,
-	// without back-pressure on UDP senders).
-	if err := d.nl.LinkSetTxQLen(l, TunTxQueueLen); err != nil {
-		return fmt.Errorf("tun device %s txqueuelen: %w", d.tunName, err)
-	}
-	if err := d.nl.LinkSetUp(l); err != nil {
-		return fmt.Errorf("tun device %s up: %w", d.tunName, err)
-	}
+	d.tun, d.tunName, d.tunLink = t.File, t.Name, t.Index
 	return nil
 }
 
@@ -125,37 +87,6 @@ func markedSocket() (int, error) {
 		return -1, fmt.Errorf("signalling socket SO_MARK: %w", err)
 	}
 	return fd, nil
-}
-
-// packetTooBigSocket opens a raw ICMPv6 socket that receives a copy of
-// every Packet Too Big (the kernel handles them too) and nothing else
-// (ICMP6_FILTER, RFC 3542 §3.2: a set bit blocks a type).
-func packetTooBigSocket() (*net.IPConn, error) {
-	c, err := net.ListenIP("ip6:ipv6-icmp", &net.IPAddr{IP: net.IPv6unspecified})
-	if err != nil {
-		return nil, fmt.Errorf("icmpv6 socket: %w", err)
-	}
-	rc, err := c.SyscallConn()
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	var f unix.ICMPv6Filter
-	for i := range f.Data {
-		f.Data[i] = 0xffffffff
-	}
-	f.Data[0] &^= 1 << 2 // Packet Too Big
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptICMPv6Filter(int(fd), unix.SOL_ICMPV6, unix.ICMPV6_FILTER, &f)
-	}); err != nil {
-		serr = err
-	}
-	if serr != nil {
-		c.Close()
-		return nil, fmt.Errorf("icmpv6 socket filter: %w", serr)
-	}
-	return c, nil
 }
 
 // sendSignal sends a whole IPv6 packet on the signalling socket to its

@@ -40,6 +40,10 @@ type Options struct {
 	// router loss); its Interfaces, HomePrefix and HomeAddress are
 	// always taken from the configuration.
 	Movement mobilenode.MovementConfig
+	// NATLiveness is how long data may go out through a NAT with
+	// nothing coming back before a refresh Binding Update repairs the
+	// path (dsmip_linux.go); 0 means DefaultNATLiveness.
+	NATLiveness time.Duration
 }
 
 // DefaultDeregisterTimeout covers INITIAL_BINDACK_TIMEOUT (1 s, RFC 6275
@@ -67,6 +71,9 @@ type Daemon struct {
 	status   Status
 	counters Counters
 	tun      *tunnel.Tunnel
+	// ro are the route optimization counters (ro_linux.go), written
+	// by the data path without the lock.
+	ro roCounters
 }
 
 type reloadReq struct {
@@ -129,7 +136,9 @@ func (d *Daemon) Status() Status {
 func (d *Daemon) Counters() Counters {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.counters
+	c := d.counters
+	d.ro.fill(&c)
+	return c
 }
 
 // Reload applies a new, validated configuration (SIGHUP). The security
@@ -295,6 +304,13 @@ type engine struct {
 	cur        mobilenode.MoveEvent
 	atHome     bool
 	stopping   bool
+
+	// ds is the Dual-Stack MIPv6 state (dsmip_linux.go).
+	ds dsmipState
+	// ro is the route optimization state (ro_linux.go).
+	ro roState
+	// dna is the Detecting Network Attachment state (dna_linux.go).
+	dna dnaState
 }
 
 type sysctlSave struct{ path, old string }
@@ -353,12 +369,9 @@ func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 	d.mu.Lock()
 	d.tun = r.tun
 	d.mu.Unlock()
-	r.fwd, err = tunnel.NewForwarder(r.tun, tunnel.ForwarderConfig{
-		Name:    cfg.TunnelInterface,
-		IPv6:    true,
-		Queues:  1,
-		OnError: func(err error) { r.log.Error("tunnel forwarder stopped", zap.Error(err)) },
-	})
+	r.dsmipInit(cfg)
+	r.dnaInit()
+	r.fwd, err = tunnel.NewForwarder(r.tun, r.forwarderConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("mnd: tunnel device %s: %w", cfg.TunnelInterface, err)
 	}
@@ -413,6 +426,12 @@ func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 		return nil, fmt.Errorf("mnd: address events: %w", err)
 	}
 	r.addrSub = r.addrCh
+	if err := r.dsmipStart(); err != nil {
+		return nil, fmt.Errorf("mnd: route events: %w", err)
+	}
+	if err := r.roInit(cfg); err != nil {
+		return nil, fmt.Errorf("mnd: route optimization: %w", err)
+	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -483,10 +502,16 @@ func (r *engine) run(ctx context.Context) error {
 				continue
 			}
 			r.onAddr(u)
+		case u, ok := <-r.ds.routeCh:
+			r.onRoute4(u, ok)
 		case m := <-r.raCh:
 			r.onRA(m)
+		case m := <-r.dna.naCh:
+			r.onNA(m)
 		case m := <-r.mhCh:
 			r.onMH(m)
+		case cn := <-r.ro.learnCh:
+			r.roLearn(cn)
 		case q := <-r.ppCh:
 			r.onParamProblem(q)
 		case m := <-r.dhaadCh:
@@ -500,6 +525,8 @@ func (r *engine) run(ctx context.Context) error {
 				r.output(r.reg.Timer(now))
 			}
 			r.dhaadTimer(now)
+			r.roTimer(now)
+			r.natTimer(now)
 		case req := <-r.d.reloadCh:
 			req.err <- r.reload(req.cfg)
 		}
@@ -518,6 +545,12 @@ func (r *engine) arm(t *time.Timer) {
 		next = at
 	}
 	if at, ok := r.mov.NextTimer(); ok && at.Before(next) {
+		next = at
+	}
+	if at, ok := r.roNext(); ok && at.Before(next) {
+		next = at
+	}
+	if at, ok := r.natNext(); ok && at.Before(next) {
 		next = at
 	}
 	t.Reset(max(time.Until(next), 0))
@@ -548,6 +581,8 @@ func (r *engine) publish() {
 	if e.Peer.IsValid() && (e.SentAt != time.Time{}) {
 		st.Bindings = append(st.Bindings, bindingStatus(e, now))
 	}
+	r.dsmipStatus(&st)
+	r.roStatus(&st, now)
 	r.d.mu.Lock()
 	r.d.status = st
 	r.d.cfg = r.fileCfg
@@ -561,6 +596,7 @@ func (r *engine) reload(cfg *conf.MN) error {
 	sa := r.cfg.SPI != cfg.SPI || string(r.cfg.Key) != string(cfg.Key) || r.cfg.Algorithm != cfg.Algorithm || r.cfg.Lifetime != cfg.Lifetime
 	r.fileCfg = cfg
 	r.cfg = withHA(cfg, r.cfg.HomeAgent)
+	r.roReload(r.cfg)
 	if !sa || r.reg == nil {
 		r.log.Info("configuration reloaded")
 		return nil
@@ -594,6 +630,7 @@ func (r *engine) onLink(u netlink.LinkUpdate) {
 			l.Close()
 			delete(r.listeners, a.Name)
 		}
+		r.dnaClose(a.Name)
 		return
 	}
 	r.ifByIndex[a.Index] = a.Name
@@ -608,6 +645,7 @@ func (r *engine) onLink(u netlink.LinkUpdate) {
 	if r.listeners[a.Name] == nil {
 		r.listen(a.Name, a.Index)
 	}
+	r.dnaListen(a.Name, a.Index)
 	// Up means operationally up (RFC 2863 operstate, which Linux sets
 	// through linkwatch, up to a second after the carrier): that is when
 	// IPv6 address configuration starts on the link, so nothing can be
@@ -626,6 +664,9 @@ func (r *engine) onLink(u netlink.LinkUpdate) {
 	r.log.Info("link up", zap.String("event", "link"), daemon.Iface(a.Name), zap.Bool("up", true))
 	now := time.Now()
 	r.moves(r.mov.LinkUp(a.Name, now))
+	// RFC 6059: probe the routers of the links we know at once; an
+	// answer identifies the link before any RA.
+	r.dnaProbe(a.Name)
 	// RFC 4861 §6.3.7: solicit at once rather than wait for the next
 	// unsolicited RA. Without a link-local address yet the kernel cannot
 	// send it; the address event retries.
@@ -702,6 +743,9 @@ func (r *engine) listen(name string, index int) {
 }
 
 func (r *engine) onAddr(u netlink.AddrUpdate) {
+	if r.onAddr4(u) {
+		return
+	}
 	name, ok := r.ifByIndex[u.LinkIndex]
 	if !ok || !slices.Contains(r.cfg.Interfaces, name) {
 		return
@@ -716,6 +760,7 @@ func (r *engine) onAddr(u netlink.AddrUpdate) {
 		if u.NewAddr && r.rsPending[name] && u.Flags&unix.IFA_F_DADFAILED == 0 {
 			r.solicit(name)
 		}
+		r.dnaLinkLocal(name, a, u.NewAddr, u.Flags)
 		return
 	}
 	if !a.IsGlobalUnicast() || a == r.cfg.HomeAddress {
@@ -781,6 +826,9 @@ func (r *engine) onMH(m mhMsg) {
 		return
 	}
 	typ := mip6.MHType(m.pkt.MH[2])
+	if r.roMH(m) {
+		return
+	}
 	if r.reg == nil {
 		return
 	}
@@ -814,6 +862,9 @@ func (r *engine) onParamProblem(q []byte) {
 	}
 	ptr := int(uint32(q[4])<<24 | uint32(q[5])<<16 | uint32(q[6])<<8 | uint32(q[7]))
 	lay, err := mip6.WalkIPv6(q[8:])
+	if err == nil && lay.HAO != 0 && ptr == lay.HAO-2 && r.roParamProblem(lay.Dst) {
+		return
+	}
 	if err != nil || lay.HAO == 0 || ptr != lay.HAO-2 || lay.Dst != r.cfg.HomeAgent || r.reg == nil {
 		return
 	}
@@ -823,6 +874,7 @@ func (r *engine) onParamProblem(q []byte) {
 
 // moves acts on movement decisions.
 func (r *engine) moves(evs []mobilenode.MoveEvent) {
+	evs = r.dsmipMoves(evs)
 	for _, ev := range evs {
 		if r.stopping {
 			r.cur = ev
@@ -835,6 +887,7 @@ func (r *engine) moves(evs []mobilenode.MoveEvent) {
 			r.log.Info("moved", zap.String("event", "moved"), daemon.Iface(ev.Interface), daemon.CoA(ev.CareOf),
 				daemon.HoA(r.cfg.HomeAddress), zap.String("reason", ev.Reason))
 			r.cur = ev
+			r.roSuspend("moved")
 			r.goAway(ev)
 			if r.reg == nil {
 				r.startDHAAD(now)
@@ -847,6 +900,7 @@ func (r *engine) moves(evs []mobilenode.MoveEvent) {
 				daemon.HoA(r.cfg.HomeAddress), zap.String("reason", ev.Reason))
 			r.cur = ev
 			r.goHome(ev.Interface)
+			r.roSuspend("returned home")
 			r.dhaad = dhaadState{}
 			if r.reg == nil {
 				// No home agent known, so none holds a binding.
@@ -862,6 +916,7 @@ func (r *engine) moves(evs []mobilenode.MoveEvent) {
 			r.log.Warn("lost connectivity", zap.String("event", "lost_connectivity"), zap.String("reason", ev.Reason))
 			r.cur = ev
 			r.dhaad = dhaadState{}
+			r.roSuspend("lost connectivity")
 			if r.reg != nil {
 				r.output(r.reg.LostConnectivity(now))
 			}
@@ -881,15 +936,7 @@ func (r *engine) goAway(ev mobilenode.MoveEvent) {
 			r.hoaOnTun = true
 		}
 	}
-	r.apply(PlanAway(Away{
-		Tunnel:      r.cfg.TunnelInterface,
-		Iface:       ev.Interface,
-		Router:      r.routers[ev.Interface],
-		CareOf:      ev.CareOf,
-		HomeAddress: r.cfg.HomeAddress,
-		HomeAgent:   r.cfg.HomeAgent,
-		HomePrefix:  r.cfg.HomePrefix,
-	}))
+	r.apply(r.awayPlan(ev))
 	if r.hoaOnIface != "" {
 		if err := r.addrDel(r.hoaOnIface, netip.PrefixFrom(r.cfg.HomeAddress, r.cfg.HomePrefix.Bits())); err != nil {
 			r.routeErr("removing the home address from the home interface", err)
@@ -938,6 +985,7 @@ func (r *engine) homeDone() {
 		r.hoaOnTun = false
 	}
 	r.log.Info("at home: home address on the home link, tunnel down", daemon.Iface(r.hoaOnIface), daemon.HoA(r.cfg.HomeAddress))
+	r.roHome()
 }
 
 func (r *engine) hwaddr(name string) net.HardwareAddr {
@@ -966,12 +1014,13 @@ func (r *engine) event(e mobilenode.Event) {
 		// §11.7.3: the binding exists once acknowledged). One atomic
 		// store: packets in flight leave through the old or the new
 		// endpoint.
-		ep := tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: e.CareOf, Remote: r.cfg.HomeAgent}
+		ep := r.registeredEndpoint(e)
 		if err := r.table.Set(netip.PrefixFrom(r.cfg.HomeAddress, 128), ep); err != nil {
 			r.routeErr("tunnel binding", err)
 		}
 		r.log.Info("registered", zap.String("event", "registered"), daemon.HoA(r.cfg.HomeAddress), daemon.CoA(e.CareOf),
 			daemon.HA(r.cfg.HomeAgent), daemon.Lifetime(e.Lifetime), daemon.Status(e.Status))
+		r.roAway(e.CareOf)
 	case mobilenode.EventDeregistered:
 		r.log.Info("deregistered", zap.String("event", "deregistered"), daemon.HoA(r.cfg.HomeAddress), daemon.HA(r.cfg.HomeAgent))
 		if r.atHome && !r.stopping {
@@ -995,6 +1044,10 @@ func (r *engine) event(e mobilenode.Event) {
 // from home, RFC 6275 §11.7.1) and sends it header-included: the kernel
 // has no Mobile IPv6 and would refuse to build the option itself.
 func (r *engine) sendBU(p *mobilenode.BUPacket) {
+	if p.Outer.IsValid() {
+		r.sendBU4(p)
+		return
+	}
 	pkt := buildBU(p)
 	err := r.sender.Send(pkt, 0)
 	if err != nil {
@@ -1011,6 +1064,7 @@ func (r *engine) sendBU(p *mobilenode.BUPacket) {
 // removes everything.
 func (r *engine) shutdown() {
 	r.log.Info("shutting down", zap.String("event", "shutdown"))
+	r.roShutdown()
 	now := time.Now()
 	if r.reg == nil {
 		r.stopping = true
@@ -1119,6 +1173,9 @@ func (r *engine) teardown() {
 		}(r.addrSub)
 		r.addrSub = nil
 	}
+	r.dsmipTeardown()
+	r.roTeardown()
+	r.dnaTeardown()
 	r.wg.Wait()
 	if r.h != nil {
 		r.h.Close()

@@ -38,6 +38,42 @@
 // again when the link-local address appears, if the first could not be
 // sent), so it need not wait for the router's next unsolicited RA.
 //
+// # Detecting Network Attachment (RFC 6059)
+//
+// A solicited RA may be delayed up to MAX_RA_DELAY_TIME (500 ms, RFC 4861
+// §6.2.6); a Neighbor Advertisement is not. mobilenode.Movement remembers
+// the last 16 links it saw (the router's link-local and link-layer
+// address from its RA's Source Link-layer Address option, the prefixes,
+// home or not; least recently seen dropped). On link-up the daemon sends,
+// besides the Router Solicitation, a unicast Neighbor Solicitation to each
+// remembered router (dna_linux.go): built whole on an AF_PACKET socket of
+// the interface, from our link-local address (with our Source Link-layer
+// Address option, or without it from an optimistic address, RFC 4429),
+// target the router's link-local address, to its remembered link-layer
+// address, so only that router can answer and no multicast address
+// resolution comes first. The same socket reads Neighbor Advertisements
+// (BPF: ICMPv6 type 136, hop limit 255, to this host); a valid solicited
+// one from a probed router whose frame came from the remembered
+// link-layer address identifies the link: the home link means returning
+// home at once (de-registration); a known foreign link means its router
+// and prefixes count at once, and the care-of address the kernel kept is
+// registered at once. Linux keeps IPv6 addresses (and does not redo DAD)
+// across a carrier loss; an administrative down removes them, and then
+// the kernel needs the RA to form the address again. The router's RA,
+// when it comes, confirms, and its prefix set replaces the remembered
+// one. A router that stays silent for its remembered advertisement
+// interval is lost as usual. The log shows "dna_probe" (debug) and
+// "dna" (a link identified).
+//
+// Where the time of a move goes (mip6lab, issue 5): carrier back to the
+// daemon's "link up" is under a millisecond (the kernel's linkwatch
+// handles a carrier coming up at once, and the event needs no
+// debouncing: flap damping acts only on repeated flaps); the tens of
+// milliseconds between the lab's "carrier lost" and "carrier back" are
+// the lab's own ip(8) commands moving the veth peer. A new link still
+// waits for its router's answer to the Router Solicitation; a first
+// registration waits for the home agent's DAD (RFC 6275 §10.3.1).
+//
 // # Routing, without the kernel's Mobile IPv6
 //
 // This kernel has no CONFIG_IPV6_MIP6, so RFC 6724's "prefer home address"
@@ -102,7 +138,166 @@
 // "ra" (debug level: RAs come often), "bu_sent", "ba_received",
 // "registered", "moved", "returned_home", "deregistered",
 // "lost_connectivity", "dhaad_request", "dhaad_reply",
-// "parameter_problem", "registration_failed", "shutdown".
+// "parameter_problem", "registration_failed", "shutdown", and for route
+// optimization "ro_direct", "ro_tunnel", "ro_failed", "ro_deregistered",
+// "ro_learned", "ro_idle".
+//
+// # IPv4 networks (Dual-Stack MIPv6, RFC 5555)
+//
+// With home_agent_ipv4 in mnd.toml the daemon also uses IPv4-only access
+// networks (dsmip.go, dsmip_linux.go). It follows the IPv4 addresses and
+// IPv4 default routes of the access interfaces from netlink, and picks
+// the care-of address by this rule: the home link on any interface first;
+// then an IPv6 care-of address on any interface (mobilenode.Movement's
+// choice, in preference order), because it needs no NAT traversal and no
+// keepalives; then an IPv4 address of the first interface in preference
+// order that is up, has an IPv4 default route and is not held down by
+// flap damping (a held-down one only when nothing else is left).
+//
+// From an IPv4 care-of address the Binding Update (IPv4 Care-of Address
+// option, no Home Address option, §4.2) goes in UDP from port 4191 to
+// home_agent_ipv4 port 4191 through the tunnel forwarder's own socket, so
+// that a NAT maps it as it maps the tunnel's packets, and the Binding
+// Acknowledgement comes back to that socket, which hands Mobility Headers
+// to the home address over to the loop (tunnel.ForwarderConfig.Signal).
+// Accepted with a NAT Detection option (a NAT, or force_udp) the tunnel
+// binding becomes IPv6 in UDP (status encapsulation "udp4", nat true),
+// otherwise IPv6 in IPv4 ("ipv4"). While a NAT is seen the registration
+// refreshes at least every refresh time of the NAT Detection option
+// (NATKATIMEOUT, 110 s, by default): that Binding Update is the NAT
+// keepalive, and after a NAT rebinding it shows the home agent the new
+// mapping. Not waiting for it: while the binding goes through a NAT the
+// loop reads the tunnel's packet counters every second, and when data
+// went out within Options.NATLiveness (DefaultNATLiveness, 3 s) but
+// nothing came back for that long, a refresh Binding Update goes out at
+// once (mobilenode.Registration.Refresh; log event "nat_refresh"); it
+// creates the new mapping's state at the home agent, which moves the
+// binding to it. While traffic stays one-way the refreshes back off,
+// doubling up to the keepalive interval. The routes are those of an IPv6 foreign link into mip0, plus
+//
+//	HA4/32 via GATEWAY4 dev ACCESS metric 1           (main, IPv4)
+//
+// and no IPv6 route through the physical link and no care-of rule.
+//
+// An IPv4 home address (RFC 5555 §3.1.1) is asked for only when
+// ipv4_home_address is in mnd.toml: a user who did not configure one
+// keeps the visited network's IPv4 untouched. Granted, it is used while
+// the care-of address is IPv4 and the tunnel IPv6 in UDP (the only
+// encapsulation here that carries IPv4): a /32 on mip0, and
+//
+//	0.0.0.0/1, 128.0.0.0/1 dev mip0 src HOA4 metric 1   (main, IPv4)
+//
+// which beat the visited network's default whatever its metric, and lose
+// to the host route to the home agent and the visited subnet. On an IPv6
+// care-of address or at home it is withdrawn (status ipv4_home_address
+// empty), and the host's IPv4 is the visited network's again.
+//
+// # Route optimization (RFC 6275 §11.3.1-§11.3.3, §11.6, §11.7.2)
+//
+// With route_optimization on (globally, in a [[correspondent]] entry or
+// a route_optimization_allow prefix) the daemon runs
+// mobilenode.RouteOptimizer (ro_linux.go): return routability and a
+// Binding Update with each correspondent, then a direct path to it.
+//
+// Which correspondents: RFC 6275 leaves the trigger to the mobile node.
+// mnd starts at once with the correspondents the configuration names by
+// address ([[correspondent]] address = ..., or a /128 prefix, or a /128
+// in route_optimization_allow) for which conf.MN.RouteOptimizationFor
+// says yes. When the policy allows correspondents it does not name (the
+// global switch, or an allowing prefix), it also learns them from the
+// traffic that arrives through the home tunnel: an AF_PACKET listener on
+// mip0 whose classic BPF filter keeps one packet in 64 at random (40
+// octets of it), so the forwarder's fast path is not slowed; a source the
+// policy allows starts route optimization (at most ROMaxLearned learned
+// correspondents). A learned correspondent that carried no packet for 5
+// minutes (none sampled through the tunnel, none on its direct path) is
+// removed and its binding deleted (§11.7.2 refreshes bindings in use
+// only). A reload adds and removes (de-registers) correspondents.
+//
+// When: once the home agent has acknowledged the care-of address (the
+// Home Test Init goes through the reverse tunnel, which needs that
+// binding), and again after every move; a fresh home keygen token (under
+// MAX_TOKEN_LIFETIME old) is reused, so a move costs one Care-of Test and
+// the Binding Update (A flag set: we want to know; lifetime at most
+// MAX_RR_BINDING_LIFETIME and never beyond the home registration's, as
+// §11.7.2 asks). The Home Test Init is
+// encapsulated by the tunnel core (tunnel.Tunnel.Output) and sent to the
+// home agent; the Care-of Test Init and the Binding Update (Home Address
+// option, Nonce Indices, Binding Authorization Data) leave from the
+// care-of address straight to the access router's link-local address
+// (rawsock.Sender.SendTo), whatever the routes say. Home Tests and Binding
+// Refresh Requests come back through the tunnel: an AF_PACKET listener on
+// mip0 (Mobility Headers to the home address) hands them to the loop;
+// Care-of Tests, Binding Acknowledgements and Binding Errors arrive on the
+// access interface's listener. Mobility Headers from anyone but the home
+// agent go to the optimizer.
+//
+// Outbound data: a second tun device, ROTunName (mip6ro0), owned by the
+// route optimization path, and one route per correspondent with a
+// binding,
+//
+//	CN/128 dev mip6ro0 src HoA metric 1               (main)
+//
+// which beats the mip0 default. mip0's reader is the tunnel forwarder's
+// and is not changed; a route into a device of our own diverts exactly the
+// correspondents with a binding, and withdrawing the route is the
+// fall-back. The reader inserts the Destination Options header with the
+// Home Address option (internal/rodata.InsertHomeAddress), puts the
+// care-of address in the source and sends the packet header-included to
+// the access router; the upper-layer checksum stays valid (§6.3). A packet
+// that finds no binding (withdrawn after the kernel routed it) goes
+// through the tunnel core as it would have.
+//
+// Inbound data: an AF_PACKET listener on the access interface with a
+// filter for type 2 routing headers to the care-of address. A header
+// naming our home address is removed and the home address becomes the
+// destination (rodata.RestoreRoutingHeader2); the packet is written into
+// mip6ro0, and the kernel delivers it to the home address's socket. A
+// header naming any other address is dropped and counted
+// (mip6_mn_ro_rh2_dropped_total).
+//
+// The kernel, without Mobile IPv6, would answer every type 2 routed
+// packet with a Parameter Problem to its sender once the listener has
+// copied it; the nftables table RONFTable (family ip6, installed while
+// route optimization is on) drops them at prerouting instead, before the
+// kernel sees them (the packet sockets see them first).
+//
+// Path MTU: mip6ro0's MTU (ROTunMTU) leaves room for the option on a
+// 1500-octet link. A Packet Too Big a router sends to the care-of address
+// about a direct packet (read on a raw ICMPv6 socket,
+// rodata.ListenPacketTooBig) is rewritten into the one the local socket
+// needs: to the home address, about the packet as it sent it, 24 octets
+// smaller (rodata.AppendHomeAddressPacketTooBig), and written into
+// mip6ro0 (RFC 8201). Paths below 1304 octets cannot carry a 1280-octet
+// packet and the option.
+//
+// Fall-back: no Home Test, Care-of Test or acknowledgement within the
+// §11.8 schedule (1 s doubling, given up beyond MAX_BINDACK_TIMEOUT), a
+// refusal (status 128 and up except 135-138, which resynchronize or test
+// again), Binding Error status 1 (one immediate retry) or 2, or an ICMPv6
+// Parameter Problem (code 2) about our Home Address option from the
+// correspondent: the route goes, the tunnel carries the traffic, and the
+// correspondent is tried again after 32 s doubling to 30 min (30 min at
+// once for status 2 and Parameter Problems, which say it has no route
+// optimization). That Parameter Problem is how a stopped cnd is detected
+// (its kernel answers our first direct packet with it): connections
+// continue through the tunnel at once. A correspondent that goes silent
+// without one is noticed at the latest when its binding needs the refresh
+// (mobilenode.RefreshInterval of the lifetime granted, at most 420 s);
+// until the binding expires the
+// direct path stays, since nothing says the correspondent lost it.
+//
+// Home and shutdown: back home, once the home agent has released the
+// binding, every correspondent that may hold one gets a Binding Update
+// with lifetime 0 from the home address (a Home Test from the home link
+// first when the home keygen token is too old). At shutdown away from
+// home the de-registrations go out only where the home keygen token is
+// still fresh; the other bindings expire at the correspondents within
+// MAX_RR_BINDING_LIFETIME.
+//
+// Status and metrics: the correspondents' entries are in status
+// "bindings" (cn, state, direct, lifetime_remaining_s, failures, reason,
+// retry_in_s); the counters are mip6_mn_ro_*.
 //
 // # Home agent discovery
 //
@@ -118,9 +313,19 @@
 // # Not yet
 //
 // Mobile prefix discovery (§11.4.2-11.4.3); falling back to the next home
-// agent of the DHAAD list when the first does not answer. IPv4 care-of
-// addresses (DSMIPv6, RFC 5555): the tunnel is IPv6 in IPv6 only. Route
-// optimization. Neighbour unreachability detection of the default router
+// agent of the DHAAD list when the first does not answer. Home agent
+// discovery over IPv4: an IPv4 care-of address needs home_agent in
+// mnd.toml (or a home agent found over IPv6 before). After a NAT
+// rebinding with no traffic from the mobile node, packets from the home
+// agent are lost until the next keepalive (the liveness check needs
+// outgoing packets to notice). DNA learns a router's link-layer address
+// only from its RA's Source Link-layer Address option (a router that
+// omits it is not remembered), and probes on IPv6 links only. Route
+// optimization over an IPv4 care-of address (none in RFC 5555); a short
+// flow may end before a sample of it is seen, and is never optimized.
+// -cleanup does not remove the nftables table RONFTable a crashed run
+// with route optimization left (harmless: it drops only what the kernel
+// would drop). Neighbour unreachability detection of the default router
 // beyond the kernel's own. A reload does not change the log level (the
 // logger is the caller's).
 package mnd

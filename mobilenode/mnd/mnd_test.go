@@ -274,7 +274,7 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"role": "mn", "home_address": "2001:db8:100::10", "care_of_address": "", "at_home": false,
-		"home_agent": "2001:db8:100::1", "registered": false, "encapsulation": "ipv6", "bindings": []any{}, "state": ""}
+		"home_agent": "2001:db8:100::1", "registered": false, "encapsulation": "ipv6", "bindings": []any{}, "state": "", "nat": false}
 	if d := cmp.Diff(want, m); d != "" {
 		t.Error(d)
 	}

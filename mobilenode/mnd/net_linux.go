@@ -74,8 +74,13 @@ func (r *engine) nlRoute(rt Route) (*netlink.Route, error) {
 	if err != nil {
 		return nil, err
 	}
+	family := netlink.FAMILY_V6
+	if rt.Dst.Addr().Is4() {
+		// The IPv4 host route to the home agent (RFC 5555).
+		family = netlink.FAMILY_V4
+	}
 	nr := &netlink.Route{
-		Family:    netlink.FAMILY_V6,
+		Family:    family,
 		LinkIndex: l.Attrs().Index,
 		Dst:       prefixNet(rt.Dst),
 		Priority:  rt.Metric,
@@ -102,7 +107,7 @@ func nlRule(ru Rule) *netlink.Rule {
 }
 
 func prefixNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 128)}
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
 // addrAdd adds a to dev without DAD: the home address is ours by
@@ -342,7 +347,8 @@ func (d *Daemon) handler() http.Handler {
 // Cleanup removes what a crashed mnd run with cfg left behind (-cleanup),
 // by name and by mark, and says what it did on w: the tunnel device (with
 // the home address and routes on it), every route and rule marked with
-// RouteProtocol (the route to the home agent, the care-of table's default,
+// RouteProtocol (the IPv6 or IPv4 route to the home agent, the care-of
+// table's default,
 // the default routes with the home address as source, the care-of rule),
 // the care-of table's rules, and the home address on the access
 // interfaces. It works in the calling thread's network namespace.
@@ -382,6 +388,13 @@ func Cleanup(cfg *conf.MN, w io.Writer) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	// The IPv4 host route to the home agent (RFC 5555), same mark.
+	routes4, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: RouteProtocol},
+		netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	routes = append(routes, routes4...)
 	for _, rt := range routes {
 		if err := h.RouteDel(&rt); err != nil && !gone(err) {
 			errs = append(errs, fmt.Errorf("removing route %v: %w", rt.Dst, err))

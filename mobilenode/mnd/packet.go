@@ -31,6 +31,17 @@ func reloadable(old, new *conf.MN) error {
 	if !slices.Equal(old.Interfaces, new.Interfaces) {
 		bad = append(bad, "interfaces")
 	}
+	// The forwarder's IPv4 sockets exist only with home_agent_ipv4, and
+	// the registration core holds the three for its Binding Updates.
+	if old.HomeAgentIPv4 != new.HomeAgentIPv4 {
+		bad = append(bad, "home_agent_ipv4")
+	}
+	if old.ForceUDP != new.ForceUDP {
+		bad = append(bad, "force_udp")
+	}
+	if old.IPv4HomeAddress != new.IPv4HomeAddress {
+		bad = append(bad, "ipv4_home_address")
+	}
 	if old.TunnelInterface != new.TunnelInterface {
 		bad = append(bad, "tunnel_interface")
 	}

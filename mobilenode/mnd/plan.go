@@ -111,6 +111,15 @@ type Away struct {
 	HomePrefix netip.Prefix
 	// Table is the policy table for care-of-sourced traffic.
 	Table int
+	// HomeAgentIPv4 is the home agent's IPv4 address (home_agent_ipv4):
+	// with an IPv4 care-of address (RFC 5555) it is where the tunnel
+	// goes, and Router is then the IPv4 default route's next hop (an
+	// invalid Addr: a device route).
+	HomeAgentIPv4 netip.Addr
+	// HomeAddressIPv4 is the IPv4 home address granted (RFC 5555
+	// §3.1.1), valid only while it is carried (an IPv4 care-of address,
+	// IPv6 in UDP): the host's IPv4 traffic then goes through mip0 too.
+	HomeAddressIPv4 netip.Addr
 }
 
 // PlanAway returns the routes and rules of a mobile node away from home:
@@ -137,7 +146,20 @@ type Away struct {
 //
 // A move between access interfaces replaces each route under the same key,
 // so the route to the home agent and the tunnel default are never absent.
+//
+// With an IPv4 care-of address (Dual-Stack MIPv6, RFC 5555) the IPv6
+// routes into mip0 are the same, and instead of the IPv6 routes through
+// the access link there is one IPv4 host route: HA4/32 via the IPv4
+// default route's next hop, so the tunnel's packets keep their way out of
+// the physical interface whatever else (a VPN, an IPv4 default into
+// mip0) claims the IPv4 default. There is no IPv6 route through the
+// physical link at all (it has no IPv6 router), and no care-of rule: a
+// socket bound to the IPv4 care-of address uses the main table's IPv4
+// default, which is the kernel's, as it should.
 func PlanAway(a Away) Plan {
+	if a.CareOf.Is4() {
+		return planAway4(a)
+	}
 	table := a.Table
 	if table == 0 {
 		table = DefaultTable
@@ -158,6 +180,32 @@ func PlanAway(a Away) Plan {
 	}
 	return p
 }
+
+// planAway4 is PlanAway for an IPv4 care-of address.
+func planAway4(a Away) Plan {
+	var p Plan
+	if a.HomeAgentIPv4.Is4() {
+		p.Routes = append(p.Routes, Route{Table: mainTable, Dst: netip.PrefixFrom(a.HomeAgentIPv4, 32), Metric: RouteMetric, Dev: a.Iface, Gateway: a.Router})
+	}
+	p.Routes = append(p.Routes, Route{Table: mainTable, Dst: defaultRoute, Metric: RouteMetric, Dev: a.Tunnel, Src: a.HomeAddress})
+	if a.HomePrefix.IsValid() {
+		p.Routes = append(p.Routes, Route{Table: mainTable, Dst: a.HomePrefix.Masked(), Metric: RouteMetric, Dev: a.Tunnel, Src: a.HomeAddress})
+	}
+	if a.HomeAddressIPv4.Is4() {
+		// The IPv4 home address: the two halves of the IPv4 space into
+		// mip0 with it as source. Being more specific than any default
+		// they win over the visited network's (DHCP's, whatever its
+		// metric) without touching it, and lose to the host route to
+		// the home agent and to the visited subnet's own route, which
+		// must stay outside the tunnel.
+		for _, half := range ipv4Halves {
+			p.Routes = append(p.Routes, Route{Table: mainTable, Dst: half, Metric: RouteMetric, Dev: a.Tunnel, Src: a.HomeAddressIPv4})
+		}
+	}
+	return p
+}
+
+var ipv4Halves = [2]netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}
 
 // PlanHome returns the routes of a mobile node on its home link: the home
 // address is an ordinary address of iface (RFC 6275 §11.5.5), and one

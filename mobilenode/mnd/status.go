@@ -25,9 +25,23 @@ type Status struct {
 	// Registered is true while the home agent holds a binding for the
 	// current care-of address.
 	Registered bool `json:"registered"`
-	// Encapsulation is how the tunnel carries packets: "ipv6" (the only
-	// one implemented yet, RFC 2473), "ipv4" or "udp4" later (RFC 5555).
+	// Encapsulation is how the tunnel carries packets: "ipv6" (IPv6 in
+	// IPv6, RFC 2473; also at home, where no tunnel is used), or from an
+	// IPv4 care-of address (RFC 5555 §4.1) "ipv4" (IPv6 in IPv4,
+	// protocol 41) or "udp4" (IPv6 in UDP port 4191: behind a NAT, or
+	// with force_udp; also while the first registration over IPv4 is in
+	// flight, since the Binding Update itself goes in UDP).
 	Encapsulation string `json:"encapsulation"`
+	// NAT is true while the binding over IPv4 goes through a NAT (the
+	// home agent's NAT Detection option said so), and NATKeepaliveS is
+	// the keepalive interval it gave (RFC 5555 §3.2.2): the registration
+	// refreshes at least that often.
+	NAT           bool    `json:"nat"`
+	NATKeepaliveS float64 `json:"nat_keepalive_s,omitempty"`
+	// IPv4HomeAddress is the IPv4 home address in use (RFC 5555
+	// §3.1.1: granted by the home agent, carried while the care-of
+	// address is IPv4 and the tunnel IPv6 in UDP); absent otherwise.
+	IPv4HomeAddress netip.Addr `json:"ipv4_home_address,omitzero"`
 	// Interface is the access interface in use, State the home
 	// registration's state (mobilenode.State names).
 	Interface string `json:"interface,omitempty"`
@@ -48,6 +62,17 @@ type BindingStatus struct {
 	// of it (0 when the peer holds no binding).
 	LifetimeS          float64 `json:"lifetime_s"`
 	LifetimeRemainingS float64 `json:"lifetime_remaining_s"`
+	// For a correspondent (route optimization, RFC 6275 §11.6):
+	// Correspondent is its address (Peer too), State a
+	// mobilenode.ROState name, Direct whether packets to it leave
+	// directly from the care-of address instead of through the tunnel;
+	// after failures, Failures in a row, Reason the last one and
+	// RetryInS when the next attempt is due.
+	Correspondent netip.Addr `json:"cn,omitzero"`
+	Direct        bool       `json:"direct,omitempty"`
+	Failures      int        `json:"failures,omitempty"`
+	Reason        string     `json:"reason,omitempty"`
+	RetryInS      float64    `json:"retry_in_s,omitempty"`
 }
 
 // bindingStatus converts a BUL entry at now.
@@ -82,6 +107,19 @@ type Counters struct {
 	SendErrors     uint64
 	RouteErrors    uint64
 	LostConnection uint64
+	// Route optimization (ro_linux.go): Home and Care-of Test Inits
+	// sent, return routability runs completed and attempts failed,
+	// Binding Updates to correspondents, Mobility Headers from them,
+	// switches to the direct path and back to the tunnel, data packets
+	// sent with the Home Address option and received with a type 2
+	// routing header, packets the direct path handed back to the
+	// tunnel, type 2 routed packets for another home address
+	// (dropped), data path errors, and Packet Too Big messages
+	// translated for the local sockets.
+	RRSent, RROK, RRFailed, ROBUSent, ROMHReceived uint64
+	RODirect, ROFallbacks                          uint64
+	ROPacketsOut, ROPacketsIn, ROViaTunnel         uint64
+	RORH2Dropped, ROErrors, ROPacketTooBig         uint64
 }
 
 // writeMetrics writes the Prometheus text of st, c and the tunnel's
@@ -109,6 +147,19 @@ func writeMetrics(w io.Writer, st Status, c Counters, tc *tunnel.Snapshot) error
 	m.Counter("mip6_mn_parameter_problems_total", "ICMPv6 Parameter Problems about our Home Address option.", c.ParamProblems)
 	m.Counter("mip6_mn_send_errors_total", "Signalling packets the kernel refused to send.", c.SendErrors)
 	m.Counter("mip6_mn_route_errors_total", "Route, rule or address changes that failed.", c.RouteErrors)
+	m.Counter("mip6_mn_ro_tests_sent_total", "Home and Care-of Test Inits sent to correspondents.", c.RRSent)
+	m.Counter("mip6_mn_ro_tests_ok_total", "Return routability runs that got both keygen tokens.", c.RROK)
+	m.Counter("mip6_mn_ro_failed_total", "Route optimization attempts given up (timeout, Binding Error, refusal, Parameter Problem).", c.RRFailed)
+	m.Counter("mip6_mn_ro_binding_updates_sent_total", "Binding Updates sent to correspondents.", c.ROBUSent)
+	m.Counter("mip6_mn_ro_mobility_headers_received_total", "Mobility Headers received from correspondents.", c.ROMHReceived)
+	m.Counter("mip6_mn_ro_direct_total", "Switches of a correspondent to the direct path.", c.RODirect)
+	m.Counter("mip6_mn_ro_fallbacks_total", "Switches of a correspondent back to the home tunnel.", c.ROFallbacks)
+	m.Counter("mip6_mn_ro_packets_total", "Data packets on the direct path.", c.ROPacketsOut, "direction", "out")
+	m.Counter("mip6_mn_ro_packets_total", "Data packets on the direct path.", c.ROPacketsIn, "direction", "in")
+	m.Counter("mip6_mn_ro_via_tunnel_total", "Packets routed to the direct path that found no binding and went through the tunnel.", c.ROViaTunnel)
+	m.Counter("mip6_mn_ro_rh2_dropped_total", "Type 2 routed packets for another home address, dropped.", c.RORH2Dropped)
+	m.Counter("mip6_mn_ro_errors_total", "Direct path packets that could not be processed or sent.", c.ROErrors)
+	m.Counter("mip6_mn_ro_packet_too_big_total", "Packet Too Big messages about direct packets passed on to the local sockets.", c.ROPacketTooBig)
 	if tc != nil {
 		for d := tunnel.Direction(0); d < tunnel.NumDirections; d++ {
 			for r := tunnel.Reason(0); r < tunnel.NumReasons; r++ {

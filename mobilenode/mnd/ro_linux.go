@@ -1,0 +1,934 @@
+package mnd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/gomip6/gomip6/conf"
+	"github.com/gomip6/gomip6/internal/daemon"
+	"github.com/gomip6/gomip6/internal/rawsock"
+	"github.com/gomip6/gomip6/internal/rodata"
+	"github.com/gomip6/gomip6/mip6"
+	"github.com/gomip6/gomip6/mobilenode"
+	"github.com/gomip6/gomip6/tunnel"
+)
+
+// This file is route optimization in the daemon (RFC 6275 §11.3.1-§11.3.3,
+// §11.6, §11.7.2): the wiring of mobilenode.RouteOptimizer and its data
+// path. See the package documentation for the choices.
+
+// Route optimization constants.
+const (
+	// ROTunName is the tun device that carries the packets to
+	// correspondents with a binding: one /128 route per correspondent
+	// (main table, metric RouteMetric, proto RouteProtocol) points into
+	// it while the binding is usable.
+	ROTunName = "mip6ro0"
+	// ROTunMTU leaves room for the 24-octet Destination Options header
+	// with the Home Address option on a 1500-octet link.
+	ROTunMTU = 1500 - mip6.HomeAddressDestOptsLen
+	// roHeadroom is where the tun reader puts a packet: room for the
+	// Home Address option in front, and for the tunnel's outer header
+	// when the packet has to go back through the home tunnel.
+	roHeadroom = tunnel.Headroom
+	roBufSize  = roHeadroom + 65536
+	// RONFTable is the nftables table (family ip6) that drops, at
+	// prerouting, what carries a type 2 routing header with Segments
+	// Left 1: the packet sockets have copied it already, and the kernel,
+	// without Mobile IPv6, would answer each with a Parameter Problem
+	// to the correspondent (or home agent) that sent it.
+	RONFTable = "gomip6_mnd"
+	// ROMaxLearned bounds the correspondents learned from traffic: each
+	// costs a return routability run, and the sources that reach the
+	// home address are the whole internet's.
+	ROMaxLearned = 64
+)
+
+// Learning correspondents from traffic. Variables, so that tests can
+// make them fast.
+var (
+	// roSampleEvery: one packet in this many that the home tunnel
+	// delivers is looked at (a classic BPF filter draws the random
+	// number), so learning costs the tunnel's fast path almost nothing.
+	roSampleEvery uint32 = 64
+	// roIdleTimeout: a learned correspondent with no packet sampled and
+	// none on its direct path for this long is removed (its binding
+	// deleted); roIdleCheck is how often that is looked at.
+	roIdleTimeout = 5 * time.Minute
+	roIdleCheck   = time.Minute
+)
+
+// roCounters are the route optimization counters: the data path
+// goroutines write them, the metrics handler reads them.
+type roCounters struct {
+	rrSent, rrOK, rrFailed, buSent, mhReceived atomic.Uint64
+	direct, fallbacks                          atomic.Uint64
+	packetsOut, packetsIn, viaTunnel           atomic.Uint64
+	rh2Dropped, outErrors, inErrors            atomic.Uint64
+	packetTooBig                               atomic.Uint64
+}
+
+// fill copies the counters into c.
+func (rc *roCounters) fill(c *Counters) {
+	c.RRSent = rc.rrSent.Load()
+	c.RROK = rc.rrOK.Load()
+	c.RRFailed = rc.rrFailed.Load()
+	c.ROBUSent = rc.buSent.Load()
+	c.ROMHReceived = rc.mhReceived.Load()
+	c.RODirect = rc.direct.Load()
+	c.ROFallbacks = rc.fallbacks.Load()
+	c.ROPacketsOut = rc.packetsOut.Load()
+	c.ROPacketsIn = rc.packetsIn.Load()
+	c.ROViaTunnel = rc.viaTunnel.Load()
+	c.RORH2Dropped = rc.rh2Dropped.Load()
+	c.ROErrors = rc.outErrors.Load() + rc.inErrors.Load()
+	c.ROPacketTooBig = rc.packetTooBig.Load()
+}
+
+// roLink is how packets leave directly from the care-of address: to the
+// access interface's router, whatever the kernel's routes say (the main
+// table's default goes into the home tunnel).
+type roLink struct {
+	coa    netip.Addr
+	router netip.Addr
+	zone   uint32
+}
+
+// roState is the engine's route optimization state. opt is nil when the
+// configuration allows route optimization with no correspondent.
+type roState struct {
+	opt *mobilenode.RouteOptimizer
+	tun *rodata.Tun
+	// mhL catches the Mobility Headers that come through the home
+	// tunnel (Home Test, Binding Refresh Request): the tunnel device
+	// hands them to a kernel that would drop them.
+	mhL *rawsock.Listener
+	// rh2L catches the packets routed to the care-of address with a
+	// type 2 routing header; rh2Key says for which interface and
+	// address it was opened.
+	rh2L   *rawsock.Listener
+	rh2Key roLink
+	rh2Ifc string
+	// ptb reads the Packet Too Big messages routers send about our
+	// direct packets (path MTU discovery across the Home Address
+	// option).
+	ptb *net.IPConn
+	// direct maps correspondents to their direct path (the care-of
+	// address their binding names, and a packet count), for the data
+	// path goroutines; link is how to reach them. Both are replaced
+	// whole (copy on write) by the loop.
+	direct atomic.Pointer[map[netip.Addr]*roDirect]
+	link   atomic.Pointer[roLink]
+	routes map[netip.Addr]bool
+	nft    bool
+	// Correspondents learned from traffic (roLearnLoop): learnL
+	// samples the packets the tunnel delivers, learnCh hands their
+	// sources to the loop, learned is when each was last seen (sampled,
+	// or its direct path counted packets: usage), checked every
+	// ROIdleCheck; the idle ones are removed.
+	learnL    *rawsock.Listener
+	learnCh   chan netip.Addr
+	learned   map[netip.Addr]roUsage
+	nextCheck time.Time
+}
+
+// roDirect is one correspondent's direct path.
+type roDirect struct {
+	coa     netip.Addr
+	packets atomic.Uint64
+}
+
+// roUsage is what the idle check knows of a learned correspondent.
+type roUsage struct {
+	seen    time.Time
+	packets uint64
+}
+
+// roEnabled reports whether cfg may use route optimization with anyone.
+func roEnabled(cfg *conf.MN) bool {
+	if cfg.RouteOptimization || len(cfg.RouteOptimizationAllow) > 0 {
+		return true
+	}
+	for _, c := range cfg.Correspondents {
+		if c.RouteOptimization {
+			return true
+		}
+	}
+	return false
+}
+
+// roLearning reports whether cfg may allow route optimization with
+// correspondents it does not name: the global switch, or an allowing
+// rule for a prefix shorter than /128. Then the daemon learns
+// correspondents from the traffic the tunnel delivers.
+func roLearning(cfg *conf.MN) bool {
+	if cfg.RouteOptimization {
+		return true
+	}
+	for _, c := range cfg.Correspondents {
+		if c.RouteOptimization && c.Prefix.IsValid() && c.Prefix.Bits() < 128 {
+			return true
+		}
+	}
+	for _, p := range cfg.RouteOptimizationAllow {
+		if p.Bits() < 128 {
+			return true
+		}
+	}
+	return false
+}
+
+// roCorrespondents lists the correspondents route optimization starts
+// with: every address the configuration names ([[correspondent]] address,
+// a /128 in route_optimization_allow) for which RouteOptimizationFor
+// says yes. Prefixes and the global switch only filter: the daemon does
+// not learn correspondents from traffic (see the package documentation).
+func roCorrespondents(cfg *conf.MN) []netip.Addr {
+	var out []netip.Addr
+	add := func(a netip.Addr) {
+		for _, b := range out {
+			if a == b {
+				return
+			}
+		}
+		if a.IsValid() && cfg.RouteOptimizationFor(a) {
+			out = append(out, a)
+		}
+	}
+	for _, c := range cfg.Correspondents {
+		if c.Address.IsValid() {
+			add(c.Address)
+		} else if c.Prefix.Bits() == 128 {
+			add(c.Prefix.Addr())
+		}
+	}
+	for _, p := range cfg.RouteOptimizationAllow {
+		if p.Bits() == 128 {
+			add(p.Addr())
+		}
+	}
+	return out
+}
+
+// roInit sets route optimization up when the configuration allows it:
+// the optimizer, the tun device and its reader, the listener on the
+// tunnel device.
+func (r *engine) roInit(cfg *conf.MN) error {
+	r.ro.routes = map[netip.Addr]bool{}
+	if !roEnabled(cfg) {
+		return nil
+	}
+	opt, err := mobilenode.NewRouteOptimizer(mobilenode.ROConfig{HomeAddress: cfg.HomeAddress})
+	if err != nil {
+		return err
+	}
+	if l, err := r.h.LinkByName(ROTunName); err == nil {
+		r.log.Warn("removing a leftover route optimization device", daemon.Iface(ROTunName))
+		_ = r.h.LinkDel(l)
+	}
+	t, err := rodata.OpenTun(r.h, ROTunName, ROTunMTU, 0)
+	if err != nil {
+		return err
+	}
+	r.ro.opt, r.ro.tun = opt, t
+	empty := map[netip.Addr]*roDirect{}
+	r.ro.direct.Store(&empty)
+	prog, err := rawsock.Assemble(rawsock.MobilityFilter(rawsock.LinkIP, cfg.HomeAddress))
+	if err != nil {
+		return err
+	}
+	if r.ro.mhL, err = rawsock.Listen(&net.Interface{Index: r.tunIndex, Name: cfg.TunnelInterface}, rawsock.Config{Filter: prog}); err != nil {
+		return err
+	}
+	if r.ro.ptb, err = rodata.ListenPacketTooBig(); err != nil {
+		return err
+	}
+	r.wg.Add(3)
+	go func() {
+		defer r.wg.Done()
+		readMH(r.ro.mhL, cfg.TunnelInterface, r.done, r.mhCh)
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.roPTBLoop(r.ro.ptb, t.File)
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.roTunLoop(t.File)
+	}()
+	now := time.Now()
+	for _, cn := range roCorrespondents(cfg) {
+		o, err := opt.Add(cn, now)
+		if err != nil {
+			r.log.Warn("route optimization: correspondent left out", daemon.CN(cn), zap.Error(err))
+			continue
+		}
+		r.roOutput(o)
+	}
+	r.ro.learned = map[netip.Addr]roUsage{}
+	if roLearning(cfg) {
+		if err := r.roStartLearning(cfg); err != nil {
+			return err
+		}
+	}
+	if err := roFirewall(true); err != nil {
+		r.log.Warn("nftables rule not installed: the kernel will answer type 2 routed packets with Parameter Problems", zap.Error(err))
+	} else {
+		r.ro.nft = true
+	}
+	r.log.Info("route optimization enabled", zap.Stringers("correspondents", opt.Correspondents()), daemon.Iface(t.Name))
+	return nil
+}
+
+// roFirewall installs (add) or removes RONFTable. It runs nft, which
+// inherits the network namespace of the calling thread: the loop's.
+func roFirewall(add bool) error {
+	script := fmt.Sprintf("delete table ip6 %s\n", RONFTable)
+	if add {
+		_ = roFirewall(false) // a leftover of a crashed run
+		script = fmt.Sprintf(`table ip6 %s {
+	chain prerouting {
+		type filter hook prerouting priority -300; policy accept;
+		rt type 2 rt seg-left 1 drop
+	}
+}
+`, RONFTable)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("nft: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// roReload applies a new policy: correspondents no longer allowed are
+// removed (de-registered), new ones added.
+func (r *engine) roReload(cfg *conf.MN) {
+	if r.ro.opt == nil {
+		if roEnabled(cfg) {
+			r.log.Warn("route optimization needs a restart to be turned on")
+		}
+		return
+	}
+	now := time.Now()
+	want := roCorrespondents(cfg)
+	for _, cn := range r.ro.opt.Correspondents() {
+		_, learned := r.ro.learned[cn]
+		keep := learned && roLearning(cfg) && cfg.RouteOptimizationFor(cn)
+		for _, w := range want {
+			keep = keep || w == cn
+		}
+		if !keep {
+			delete(r.ro.learned, cn)
+			r.roOutput(r.ro.opt.Remove(cn, now))
+		}
+	}
+	for _, cn := range want {
+		o, err := r.ro.opt.Add(cn, now)
+		if err == nil {
+			r.roOutput(o)
+		}
+	}
+}
+
+// roAway: the home agent acknowledged coa; return routability starts (or
+// re-runs after a move) with every correspondent.
+func (r *engine) roAway(coa netip.Addr) {
+	if r.ro.opt == nil || r.stopping {
+		return
+	}
+	if !coa.Is6() {
+		// An IPv4 care-of address (RFC 5555): no route optimization.
+		r.roOutput(r.ro.opt.Suspend("IPv4 care-of address"))
+		return
+	}
+	iface := r.cur.Interface
+	link := roLink{coa: coa, router: r.routers[iface], zone: uint32(r.ifIndex[iface])}
+	if !link.router.IsValid() {
+		r.log.Warn("route optimization: no router known on the access interface", daemon.Iface(iface))
+		return
+	}
+	r.ro.link.Store(&link)
+	r.roListenRH2(iface, link)
+	var until time.Time
+	if r.reg != nil {
+		until = r.reg.Entry().Expires
+	}
+	r.roOutput(r.ro.opt.Away(coa, until, time.Now()))
+}
+
+// roSuspend: the care-of address is no longer registered (a move in
+// progress, lost connectivity): everything goes through the tunnel.
+func (r *engine) roSuspend(reason string) {
+	if r.ro.opt == nil {
+		return
+	}
+	r.ro.link.Store(nil)
+	r.roOutput(r.ro.opt.Suspend(reason))
+}
+
+// roHome: back on the home link and the home agent has let the binding
+// go (so that packets to the home address reach the home link, the
+// correspondent's acknowledgement among them): de-register with every
+// correspondent.
+func (r *engine) roHome() {
+	if r.ro.opt == nil {
+		return
+	}
+	r.ro.link.Store(nil)
+	r.roOutput(r.ro.opt.Home(time.Now()))
+}
+
+// roShutdown sends the de-registrations it can (mobilenode.RouteOptimizer
+// .Shutdown) and withdraws every route into the tun device.
+func (r *engine) roShutdown() {
+	if r.ro.opt == nil {
+		return
+	}
+	r.roOutput(r.ro.opt.Shutdown(time.Now()))
+	r.ro.link.Store(nil)
+}
+
+// roTeardown closes the listeners and the tun device (its routes go with
+// it).
+func (r *engine) roTeardown() {
+	if r.ro.mhL != nil {
+		r.ro.mhL.Close()
+		r.ro.mhL = nil
+	}
+	if r.ro.rh2L != nil {
+		r.ro.rh2L.Close()
+		r.ro.rh2L = nil
+	}
+	if r.ro.ptb != nil {
+		r.ro.ptb.Close()
+		r.ro.ptb = nil
+	}
+	if r.ro.learnL != nil {
+		r.ro.learnL.Close()
+		r.ro.learnL = nil
+	}
+	if r.ro.nft {
+		if err := roFirewall(false); err != nil {
+			r.log.Warn("removing the nftables table", zap.String("table", RONFTable), zap.Error(err))
+		}
+		r.ro.nft = false
+	}
+	if r.ro.tun != nil {
+		r.ro.tun.File.Close()
+		r.ro.tun = nil
+	}
+}
+
+// roNext is the optimizer's next timer.
+func (r *engine) roNext() (time.Time, bool) {
+	if r.ro.opt == nil {
+		return time.Time{}, false
+	}
+	at, ok := r.ro.opt.NextTimer()
+	if len(r.ro.learned) > 0 && (!ok || r.ro.nextCheck.Before(at)) {
+		at, ok = r.ro.nextCheck, true
+	}
+	return at, ok
+}
+
+// roTimer runs the optimizer's timers.
+func (r *engine) roTimer(now time.Time) {
+	if r.ro.opt == nil {
+		return
+	}
+	if at, ok := r.ro.opt.NextTimer(); ok && !at.After(now) {
+		r.roOutput(r.ro.opt.Timer(now))
+	}
+	if len(r.ro.learned) > 0 && !now.Before(r.ro.nextCheck) {
+		r.roIdle(now)
+	}
+}
+
+// roMH hands a Mobility Header from a correspondent (anything not from
+// the home agent) to the optimizer and reports whether it took it.
+func (r *engine) roMH(m mhMsg) bool {
+	if r.ro.opt == nil || m.pkt.Src == r.cfg.HomeAgent {
+		return false
+	}
+	if _, ok := r.ro.opt.Entry(m.pkt.Src); !ok {
+		return false
+	}
+	d := &r.d.ro
+	d.mhReceived.Add(1)
+	out, err := r.ro.opt.HandleMH(m.pkt, time.Now())
+	if err != nil {
+		r.d.count(func(c *Counters) { c.MHIgnored++ })
+		r.log.Debug("route optimization: mobility header ignored", daemon.Iface(m.iface), daemon.CN(m.pkt.Src),
+			zap.Stringer("type", mip6.MHType(m.pkt.MH[2])), zap.Error(err))
+		return true
+	}
+	r.roOutput(out)
+	return true
+}
+
+// roParamProblem: a Parameter Problem about the Home Address option of a
+// packet to dst. True when dst is a correspondent of ours.
+func (r *engine) roParamProblem(dst netip.Addr) bool {
+	if r.ro.opt == nil {
+		return false
+	}
+	if _, ok := r.ro.opt.Entry(dst); !ok {
+		return false
+	}
+	r.roOutput(r.ro.opt.ParameterProblem(dst, time.Now()))
+	return true
+}
+
+// roStatus adds the correspondents' Binding Update List entries to st.
+func (r *engine) roStatus(st *Status, now time.Time) {
+	if r.ro.opt == nil {
+		return
+	}
+	for _, e := range r.ro.opt.Entries() {
+		b := BindingStatus{
+			Peer: e.Correspondent, Correspondent: e.Correspondent, HomeAddress: r.cfg.HomeAddress,
+			CareOfAddress: e.BoundCareOf, State: e.State.String(), Sequence: e.Sequence,
+			Direct: e.Direct, Failures: e.Failures, Reason: e.Reason,
+		}
+		if e.Expires.After(now) {
+			b.LifetimeS = e.Lifetime.Seconds()
+			b.LifetimeRemainingS = e.Expires.Sub(now).Truncate(time.Second).Seconds()
+		}
+		if e.State == mobilenode.ROBackoff && e.RetryAt.After(now) {
+			b.RetryInS = e.RetryAt.Sub(now).Truncate(time.Second).Seconds()
+		}
+		st.Bindings = append(st.Bindings, b)
+	}
+}
+
+// roOutput sends what the optimizer asked for and acts on its events.
+func (r *engine) roOutput(o mobilenode.ROOutput) {
+	for i := range o.Send {
+		r.roSend(&o.Send[i])
+	}
+	c := &r.d.ro
+	for _, e := range o.Events {
+		switch e.Kind {
+		case mobilenode.RODirect:
+			c.direct.Add(1)
+			r.roRoute(e.Correspondent, e.CareOf, true)
+			r.log.Info("route optimization: direct", zap.String("event", "ro_direct"), daemon.CN(e.Correspondent),
+				daemon.HoA(r.cfg.HomeAddress), daemon.CoA(e.CareOf), daemon.Lifetime(e.Lifetime))
+		case mobilenode.ROTunnel:
+			c.fallbacks.Add(1)
+			r.roRoute(e.Correspondent, netip.Addr{}, false)
+			r.log.Info("route optimization: back to the tunnel", zap.String("event", "ro_tunnel"), daemon.CN(e.Correspondent),
+				daemon.HoA(r.cfg.HomeAddress), zap.String("reason", e.Reason))
+		case mobilenode.ROTestsDone:
+			c.rrOK.Add(1)
+			r.log.Debug("return routability done", daemon.CN(e.Correspondent), daemon.CoA(e.CareOf))
+		case mobilenode.ROFailed:
+			c.rrFailed.Add(1)
+			fields := []zap.Field{zap.String("event", "ro_failed"), daemon.CN(e.Correspondent), daemon.CoA(e.CareOf), zap.String("reason", e.Reason)}
+			if e.Status != 0 {
+				fields = append(fields, daemon.Status(e.Status))
+			}
+			if e.BEStatus != 0 {
+				fields = append(fields, zap.Stringer("be_status", e.BEStatus))
+			}
+			r.log.Warn("route optimization failed; the tunnel carries the traffic", fields...)
+		case mobilenode.RODeregistered:
+			r.log.Info("route optimization: binding deleted", zap.String("event", "ro_deregistered"), daemon.CN(e.Correspondent),
+				zap.String("reason", e.Reason))
+		}
+	}
+}
+
+// roRoute points the /128 of cn into the tun device (on) or removes it,
+// after (on) or before (off) the data path's map changes, so the reader
+// never gets a packet it has no binding for when it could be avoided.
+func (r *engine) roRoute(cn, coa netip.Addr, on bool) {
+	old := *r.ro.direct.Load()
+	m := make(map[netip.Addr]*roDirect, len(old)+1)
+	for k, v := range old {
+		if k != cn {
+			m[k] = v
+		}
+	}
+	nr := &netlink.Route{
+		Family:    netlink.FAMILY_V6,
+		LinkIndex: r.ro.tun.Index,
+		Dst:       prefixNet(netip.PrefixFrom(cn, 128)),
+		Src:       r.cfg.HomeAddress.AsSlice(),
+		Priority:  RouteMetric,
+		Protocol:  RouteProtocol,
+		Table:     mainTable,
+	}
+	if on {
+		nd := &roDirect{coa: coa}
+		if od := old[cn]; od != nil {
+			nd.packets.Store(od.packets.Load())
+		}
+		m[cn] = nd
+		r.ro.direct.Store(&m)
+		if err := r.h.RouteReplace(nr); err != nil {
+			r.routeErr("route optimization route "+cn.String(), err)
+			return
+		}
+		r.ro.routes[cn] = true
+		return
+	}
+	if r.ro.routes[cn] {
+		if err := r.h.RouteDel(nr); err != nil && !gone(err) {
+			r.routeErr("deleting route optimization route "+cn.String(), err)
+		}
+		delete(r.ro.routes, cn)
+	}
+	r.ro.direct.Store(&m)
+}
+
+// roSend sends one optimizer packet: the Home Test Init through the home
+// tunnel (built by the tunnel core, sent to the home agent), the others
+// directly from the care-of address to the access router, or, at home,
+// through the kernel's routes.
+func (r *engine) roSend(p *mobilenode.ROPacket) {
+	c := &r.d.ro
+	b := make([]byte, roHeadroom, roHeadroom+2*mip6.IPv6HeaderLen+mip6.HomeAddressDestOptsLen+len(p.MH))
+	b, _ = mip6.AppendMobilityPacket(b, p.Src, p.Dst, p.HomeAddress, netip.Addr{}, rawsock.DefaultHopLimit, p.MH)
+	pkt := b[roHeadroom:]
+	var err error
+	link := r.ro.link.Load()
+	switch {
+	case p.ViaTunnel:
+		outer, v := r.tun.Output(b, roHeadroom)
+		if v.Action != tunnel.ActionSend {
+			err = errors.New("home tunnel refused it: " + v.Reason.String())
+			break
+		}
+		err = r.sender.Send(outer, 0)
+	case link != nil && p.Src == link.coa:
+		err = r.sender.SendTo(pkt, link.router, link.zone)
+	default:
+		err = r.sender.Send(pkt, 0)
+	}
+	if err != nil {
+		r.d.count(func(c *Counters) { c.SendErrors++ })
+		r.log.Warn("route optimization: not sent", zap.Stringer("type", p.Type), daemon.CN(p.Dst), zap.Error(err))
+		return
+	}
+	switch p.Type {
+	case mip6.MHHomeTestInit, mip6.MHCareofTestInit:
+		c.rrSent.Add(1)
+	case mip6.MHBindingUpdate:
+		c.buSent.Add(1)
+	}
+	r.log.Debug("route optimization: sent", zap.Stringer("type", p.Type), daemon.CN(p.Dst),
+		zap.Stringer("src", p.Src), zap.Bool("tunnel", p.ViaTunnel), daemon.Seq(p.Sequence), zap.Int("retransmission", p.Retransmit))
+}
+
+// roListenRH2 opens the packet socket that catches what correspondents
+// route to the care-of address with a type 2 routing header, on the
+// access interface of the care-of address, replacing the previous one.
+func (r *engine) roListenRH2(iface string, link roLink) {
+	if r.ro.rh2L != nil && r.ro.rh2Ifc == iface && r.ro.rh2Key.coa == link.coa {
+		return
+	}
+	if r.ro.rh2L != nil {
+		r.ro.rh2L.Close()
+		r.ro.rh2L = nil
+	}
+	prog, err := rawsock.Assemble(rawsock.RoutingHeader2Filter(rawsock.LinkIP, link.coa))
+	if err != nil {
+		r.log.Error("route optimization filter", zap.Error(err))
+		return
+	}
+	l, err := rawsock.Listen(&net.Interface{Index: int(link.zone), Name: iface}, rawsock.Config{Filter: prog, ReadBuffer: 4 << 20})
+	if err != nil {
+		r.log.Error("route optimization: listening for type 2 routed packets", daemon.Iface(iface), zap.Error(err))
+		return
+	}
+	r.ro.rh2L, r.ro.rh2Ifc, r.ro.rh2Key = l, iface, link
+	tun := r.ro.tun.File
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.roRH2Loop(l, tun)
+	}()
+}
+
+// roRH2Loop is the inbound data path (§11.3.3): a packet to the care-of
+// address whose type 2 routing header names our home address becomes a
+// packet to the home address, written into the tun device for the
+// kernel to deliver. Any other address in the header: dropped and
+// counted. Mobility Headers are not ours: the access interface's own
+// listener hands them to the loop.
+func (r *engine) roRH2Loop(l *rawsock.Listener, tun *os.File) {
+	c := &r.d.ro
+	hoa := r.cfg.HomeAddress
+	ms := make([]rawsock.Message, 16)
+	for i := range ms {
+		ms[i].Buf = make([]byte, 65536)
+	}
+	for {
+		n, err := l.ReadBatch(ms)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				return
+			}
+			select {
+			case <-r.done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		for i := range ms[:n] {
+			m := &ms[i]
+			if m.Truncated {
+				c.inErrors.Add(1)
+				continue
+			}
+			pkt := m.Buf[:m.N]
+			lay, err := mip6.WalkIPv6(pkt)
+			if err != nil || lay.Proto == mip6.ProtoMobility {
+				continue
+			}
+			out, err := rodata.RestoreRoutingHeader2(pkt, &lay, hoa)
+			switch {
+			case errors.Is(err, rodata.ErrNotOurHome):
+				c.rh2Dropped.Add(1)
+				continue
+			case err != nil:
+				c.inErrors.Add(1)
+				continue
+			}
+			if _, err := tun.Write(out); err != nil {
+				c.inErrors.Add(1)
+				continue
+			}
+			if dp := (*r.ro.direct.Load())[lay.Src]; dp != nil {
+				dp.packets.Add(1)
+			}
+			c.packetsIn.Add(1)
+		}
+	}
+}
+
+// roTunLoop is the outbound data path (§11.3.1): what local sockets send
+// from the home address to a correspondent with a binding leaves from the
+// care-of address with the Home Address option, straight to the access
+// router. A packet that finds no binding (it was withdrawn after the
+// kernel routed the packet) goes through the home tunnel as it would
+// have without route optimization.
+func (r *engine) roTunLoop(tun *os.File) {
+	c := &r.d.ro
+	hoa := r.cfg.HomeAddress
+	buf := make([]byte, roBufSize)
+	for {
+		n, err := tun.Read(buf[roHeadroom:])
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-r.done:
+				return
+			default:
+			}
+			c.outErrors.Add(1)
+			continue
+		}
+		h := mip6.IPv6Header(buf[roHeadroom : roHeadroom+n])
+		if !h.IsValid() || h.Version() != 6 || h.Src() != hoa {
+			c.outErrors.Add(1)
+			continue
+		}
+		dp := (*r.ro.direct.Load())[h.Dst()]
+		link := r.ro.link.Load()
+		if dp == nil || link == nil || link.coa != dp.coa {
+			outer, v := r.tun.Output(buf[:roHeadroom+n], roHeadroom)
+			if v.Action != tunnel.ActionSend || r.sender.Send(outer, 0) != nil {
+				c.outErrors.Add(1)
+				continue
+			}
+			c.viaTunnel.Add(1)
+			continue
+		}
+		out, err := rodata.InsertHomeAddress(buf, roHeadroom, n, dp.coa)
+		if err != nil {
+			c.outErrors.Add(1)
+			continue
+		}
+		if err := r.sender.SendTo(out, link.router, link.zone); err != nil {
+			// EMSGSIZE among others: larger than the access link
+			// (ROTunMTU assumes 1500 octets).
+			c.outErrors.Add(1)
+			continue
+		}
+		dp.packets.Add(1)
+		c.packetsOut.Add(1)
+	}
+}
+
+// roPTBLoop carries path MTU discovery across the Home Address option
+// (RFC 8201 with RFC 6275 §11.3.1): a Packet Too Big that a router on the
+// way to a correspondent sends to the care-of address about one of our
+// direct packets is turned into the one the local socket needs
+// (rodata.AppendHomeAddressPacketTooBig: to the home address, about the
+// packet it sent, 24 octets smaller) and written into the tun device.
+// Only about a correspondent that is direct from the current care-of
+// address: anything else is not ours to translate (or forged).
+func (r *engine) roPTBLoop(c *net.IPConn, tun *os.File) {
+	hoa := r.cfg.HomeAddress
+	var out []byte
+	rodata.ReadPacketTooBig(c, r.done, func(icmp []byte, from netip.Addr) {
+		pkt, h, coa, cn, err := rodata.AppendHomeAddressPacketTooBig(out[:0], icmp, from)
+		if err != nil {
+			return
+		}
+		out = pkt
+		link := r.ro.link.Load()
+		if dp := (*r.ro.direct.Load())[cn]; h != hoa || link == nil || link.coa != coa || dp == nil || dp.coa != coa {
+			return
+		}
+		if _, err := tun.Write(pkt); err != nil {
+			r.d.ro.inErrors.Add(1)
+			return
+		}
+		r.d.ro.packetTooBig.Add(1)
+	})
+}
+
+// roStartLearning opens the sampling listener on the tunnel device: one
+// in roSampleEvery of the IPv6 packets the forwarder delivers to this
+// host (packet type host: the kernel's own packets into the tunnel are
+// "outgoing"), 40 octets of each, for its source address.
+func (r *engine) roStartLearning(cfg *conf.MN) error {
+	prog, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.PACKET_HOST, SkipTrue: 6},
+		bpf.LoadAbsolute{Off: 0, Size: 1},
+		bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 3},
+		bpf.LoadExtension{Num: bpf.ExtRand},
+		bpf.ALUOpConstant{Op: bpf.ALUOpMod, Val: max(roSampleEvery, 1)},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
+		bpf.RetConstant{Val: 0},
+		bpf.RetConstant{Val: mip6.IPv6HeaderLen},
+	})
+	if err != nil {
+		return err
+	}
+	l, err := rawsock.Listen(&net.Interface{Index: r.tunIndex, Name: cfg.TunnelInterface}, rawsock.Config{Filter: prog})
+	if err != nil {
+		return err
+	}
+	r.ro.learnL = l
+	r.ro.learnCh = make(chan netip.Addr, 64)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		roLearnLoop(l, r.done, r.ro.learnCh)
+	}()
+	return nil
+}
+
+// roLearnLoop hands the source of every sampled packet to the loop,
+// dropping when the loop is busy (another sample will come).
+func roLearnLoop(l *rawsock.Listener, done <-chan struct{}, ch chan<- netip.Addr) {
+	ms := make([]rawsock.Message, 8)
+	for i := range ms {
+		ms[i].Buf = make([]byte, 64)
+	}
+	for {
+		n, err := l.ReadBatch(ms)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		for _, m := range ms[:n] {
+			if m.N < mip6.IPv6HeaderLen {
+				continue
+			}
+			select {
+			case ch <- mip6.IPv6Header(m.Buf[:m.N]).Src():
+			default:
+			}
+		}
+	}
+}
+
+// roLearn takes a source the tunnel delivered a packet from: a
+// correspondent the policy allows and that is not known yet starts route
+// optimization (up to ROMaxLearned of them); a known learned one is marked
+// in use.
+func (r *engine) roLearn(cn netip.Addr) {
+	if r.ro.opt == nil || r.stopping {
+		return
+	}
+	now := time.Now()
+	if u, ok := r.ro.learned[cn]; ok {
+		u.seen = now
+		r.ro.learned[cn] = u
+		return
+	}
+	if _, ok := r.ro.opt.Entry(cn); ok {
+		return // configured
+	}
+	if !cn.Is6() || cn.Is4In6() || !cn.IsGlobalUnicast() || cn == r.cfg.HomeAgent || cn == r.cfg.HomeAddress ||
+		!r.cfg.RouteOptimizationFor(cn) || len(r.ro.learned) >= ROMaxLearned {
+		return
+	}
+	o, err := r.ro.opt.Add(cn, now)
+	if err != nil {
+		return
+	}
+	if len(r.ro.learned) == 0 {
+		r.ro.nextCheck = now.Add(roIdleCheck)
+	}
+	r.ro.learned[cn] = roUsage{seen: now}
+	r.log.Info("route optimization: correspondent learned from traffic", zap.String("event", "ro_learned"), daemon.CN(cn))
+	r.roOutput(o)
+}
+
+// roIdle removes the learned correspondents that carried no packet for
+// roIdleTimeout (§11.7.2: bindings are for correspondents in use): their
+// bindings are deleted where a fresh home keygen token allows, and left
+// to expire otherwise.
+func (r *engine) roIdle(now time.Time) {
+	direct := *r.ro.direct.Load()
+	for cn, u := range r.ro.learned {
+		if dp := direct[cn]; dp != nil {
+			if p := dp.packets.Load(); p != u.packets {
+				u.seen, u.packets = now, p
+				r.ro.learned[cn] = u
+			}
+		}
+		if now.Sub(u.seen) < roIdleTimeout {
+			continue
+		}
+		delete(r.ro.learned, cn)
+		r.log.Info("route optimization: learned correspondent idle, removed", zap.String("event", "ro_idle"), daemon.CN(cn))
+		r.roOutput(r.ro.opt.Remove(cn, now))
+	}
+	r.ro.nextCheck = now.Add(roIdleCheck)
+}
