@@ -53,6 +53,21 @@ type Daemon struct {
 	// Err says why the daemon is not running (did not start, exited, no
 	// control socket); nil while it runs.
 	Err error
+
+	// ctl is the control socket's client, one per process: each client
+	// keeps an idle connection open, which the daemon holds as a file
+	// descriptor (the resource tests count them; a client per request
+	// made mnd hold 20 more a second). StartDaemon sets it before it
+	// returns, so later calls, from any goroutine, only read it.
+	ctl *control.Client
+}
+
+// client returns the daemon's control client.
+func (d *Daemon) client() *control.Client {
+	if d.ctl == nil {
+		d.ctl = control.NewClient(d.Socket)
+	}
+	return d.ctl
 }
 
 // Running reports whether the daemon started and has not exited.
@@ -103,7 +118,7 @@ func StartDaemon(ctx context.Context, ns *netlab.NS, name, bin, dir, socket stri
 	d.Proc = p
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	c := control.NewClient(socket)
+	c := d.client()
 	for {
 		if _, err := c.Get(ctx, "/v1/status"); err == nil {
 			return d
@@ -178,7 +193,7 @@ func (d *Daemon) Status(ctx context.Context, v any) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	b, err := control.NewClient(d.Socket).Get(ctx, "/v1/status")
+	b, err := d.client().Get(ctx, "/v1/status")
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,10 @@
 //     bridge (Topology.Move): carrier lost, then back, with the same MAC and
 //     ifindex, as a laptop roaming between Wi-Fi networks.
 //
+// The bridges have fixed MAC addresses (BridgeMAC): a Linux bridge without
+// one takes its lowest port's, so the roaming port changed the home
+// router's address under had, which keeps the one it read at start.
+//
 // # The tour
 //
 // Start builds the network, writes had.toml, mnd.toml and cnd.toml (Params:
@@ -54,4 +58,14 @@
 // each timed from its move. Where something cannot work yet (link B needs
 // DSMIPv6, issue 8), the report says so: it never reports a registration
 // the daemons did not confirm.
+//
+// # Looking at the daemons from outside
+//
+// The end-to-end tests (e2e_*_test.go: restarts and crashes of had and mnd,
+// hostile traffic, 1,000 link flaps, a soak) use probe.go: SampleProc and
+// FDKinds read a daemon's descriptors, RSS, threads and CPU time from /proc;
+// Daemon.Metrics parses /v1/metrics; Daemon.Restart, Kill, Start and
+// RunOnce ("-cleanup") drive its lifecycle; StartCapture runs tcpdump in a
+// namespace; WrapGCTrace runs the daemons with the Go runtime's GC trace
+// (their live heap and goroutine stacks); Trend fits a resource's growth.
 package lab

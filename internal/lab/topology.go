@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -149,8 +150,15 @@ func Build(l *netlab.Lab) (*Topology, error) {
 	// Bridges. Each foreign bridge gets a stub port so that it has carrier
 	// (and radvd advertises) before the mobile node arrives; the home
 	// bridge has homehost.
-	for _, n := range []*netlab.NS{t.Home, t.FA, t.FB} {
-		b.ip(n, "link", "add", BridgeIface, "type", "bridge", "forward_delay", "0", "mcast_snooping", "0")
+	//
+	// Each bridge gets a fixed MAC address, as a real router's LAN
+	// interface has: a Linux bridge without one takes the lowest MAC of
+	// its ports and changes it when that port leaves, so the mobile
+	// node's roaming port would change the home router's link-layer
+	// address under had (which reads it once at start) and the home link's
+	// neighbour caches. BridgeMAC explains the values.
+	for i, n := range []*netlab.NS{t.Home, t.FA, t.FB} {
+		b.ip(n, "link", "add", BridgeIface, "address", BridgeMAC(i+1).String(), "type", "bridge", "forward_delay", "0", "mcast_snooping", "0")
 		b.ip(n, "link", "set", BridgeIface, "up")
 	}
 	b.link(l, t.HomeHost, "eth0", t.Home, "hh0")
@@ -255,6 +263,14 @@ func (t *Topology) Move(to Site) error {
 		b.route(t.MN, "0.0.0.0/0", "via", RouterB.String())
 	}
 	return b.err
+}
+
+// BridgeMAC returns the fixed MAC address of the lab's n-th bridge (1: home,
+// 2: link A, 3: link B): 00:00:5e:00:53:n, from the block RFC 7042 §2.1.2
+// sets aside for documentation. The bridges are on separate links, so two
+// labs running at once do not clash.
+func BridgeMAC(n int) net.HardwareAddr {
+	return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, byte(n)}
 }
 
 // builder runs a sequence of setup steps, stopping at the first error.
