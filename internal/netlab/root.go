@@ -34,10 +34,28 @@ func probeRoot() string {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: the goroutine's end takes the thread, and its
-		// new namespace, with it.
+		// The thread goes back to its namespace before it is unlocked.
+		// Leaving it locked would not be enough: when the goroutine ends
+		// on the process's main thread, the runtime parks that thread
+		// rather than ending it, and the process would keep a thread in
+		// an anonymous namespace (misleading /proc/self/net readers).
 		runtime.LockOSThread()
-		errc <- unix.Unshare(unix.CLONE_NEWNET)
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer unix.Close(orig)
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		} // else: stays locked, and the thread ends with the goroutine
+		errc <- nil
 	}()
 	if err := <-errc; err != nil {
 		return fmt.Sprintf("cannot create network namespaces: %v", err)
