@@ -315,12 +315,12 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	if d.ctl, err = control.Listen(cfg.Control.Socket); err != nil {
 		return d, err
 	}
-	d.http = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
+	d.http = control.NewServer(d.handler())
 	if a := cfg.Control.MetricsListen; a != "" {
 		if d.metricsL, err = net.Listen("tcp", a); err != nil {
 			return d, fmt.Errorf("control.metrics_listen: %w", err)
 		}
-		d.metricsHTTP = &http.Server{Handler: d.metricsOnly(), ReadHeaderTimeout: 5 * time.Second}
+		d.metricsHTTP = control.NewServer(d.metricsOnly())
 	}
 	return d, nil
 }

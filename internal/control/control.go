@@ -46,6 +46,27 @@ func Listen(path string) (net.Listener, error) {
 	return l, nil
 }
 
+// Server timeouts. A control client (mip6ctl, a monitoring agent, the lab)
+// may open a connection per request and never close it: without an idle
+// timeout each would keep a descriptor and a goroutine in the daemon for
+// good, which a poller turns into a leak.
+const (
+	ServerReadHeaderTimeout = 5 * time.Second
+	ServerIdleTimeout       = 30 * time.Second
+	ServerMaxHeaderBytes    = 16 << 10
+)
+
+// NewServer returns the HTTP server for a daemon's control socket or
+// metrics listener, with the timeouts above.
+func NewServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ServerReadHeaderTimeout,
+		IdleTimeout:       ServerIdleTimeout,
+		MaxHeaderBytes:    ServerMaxHeaderBytes,
+	}
+}
+
 // WriteJSON writes v as the JSON body of a response with status code.
 func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

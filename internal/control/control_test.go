@@ -82,3 +82,13 @@ func TestListenRefusesNonSocket(t *testing.T) {
 		t.Fatal("Listen over a regular file succeeded")
 	}
 }
+
+// TestNewServerTimeouts: the daemons' servers close idle connections and
+// slow headers, or a poller that never closes its connections would make
+// a daemon hold a descriptor per connection for good.
+func TestNewServerTimeouts(t *testing.T) {
+	s := NewServer(http.NotFoundHandler())
+	if s.IdleTimeout <= 0 || s.ReadHeaderTimeout <= 0 || s.MaxHeaderBytes <= 0 {
+		t.Fatalf("IdleTimeout %v, ReadHeaderTimeout %v, MaxHeaderBytes %d: all must be set", s.IdleTimeout, s.ReadHeaderTimeout, s.MaxHeaderBytes)
+	}
+}

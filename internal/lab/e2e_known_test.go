@@ -2,8 +2,6 @@ package lab
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -59,46 +57,4 @@ func TestKnownHomeLinkMACChange(t *testing.T) {
 	if err != nil {
 		t.Errorf("after the home router's MAC became %s: %v; homehost's neighbours:\n%s", newMAC, err, neigh)
 	}
-}
-
-// TestKnownControlIdleConnections: the daemons' control servers
-// (homeagent/had/had.go and mobilenode/mnd/daemon_linux.go build their
-// http.Server with ReadHeaderTimeout only) never close an idle keep-alive
-// connection, so a long-lived client that opens a new connection per poll
-// and leaves the old one idle (as internal/lab did, with one
-// control.Client per request, until this suite counted mnd's descriptors:
-// +21 fds in a second of polling) makes the daemon hold one descriptor per
-// connection for as long as the client lives. Expected: an IdleTimeout
-// (http.Server.IdleTimeout) so that idle connections are closed.
-func TestKnownControlIdleConnections(t *testing.T) {
-	skipKnown(t, "had and mnd never close idle control-socket connections (no http.Server IdleTimeout)")
-	const conns = 50
-	const wait = 70 * time.Second
-	ctx, cancel := context.WithTimeout(t.Context(), wait+30*time.Second)
-	defer cancel()
-	r := e2eLab(ctx, t, Options{NoCND: true})
-	before := sample(t, r.HA)
-	for range conns {
-		c, err := net.Dial("unix", r.HA.Socket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		fmt.Fprintf(c, "GET /v1/status HTTP/1.1\r\nHost: gomip6\r\n\r\n")
-		buf := make([]byte, 4096)
-		c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		if _, err := c.Read(buf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	held := sample(t, r.HA)
-	t.Logf("had: %s before, %s with %d idle connections", fmtSample(before), fmtSample(held), conns)
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if s := sample(t, r.HA); s.FDs <= before.FDs+2 {
-			return
-		}
-		time.Sleep(time.Second)
-	}
-	t.Errorf("had still holds %d descriptors for idle control connections after %v", sample(t, r.HA).FDs-before.FDs, wait)
 }

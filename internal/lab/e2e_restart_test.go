@@ -3,9 +3,12 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomip6/gomip6/internal/control"
 )
 
 // TestE2EHADRestart restarts had (SIGTERM, start again) while the mobile
@@ -286,4 +289,40 @@ func TestE2EHADCrash(t *testing.T) {
 	if !ts.Survived() {
 		t.Errorf("TCP did not survive the had crash with the state lost: %+v (%v)", ts, f.tcp.Snapshot().Err)
 	}
+}
+
+// TestE2EControlIdleConnections: a client that opens a connection per
+// poll and leaves the old ones idle (as internal/lab did, +21 fds a second
+// in mnd) does not make had hold a descriptor per connection for good:
+// control.NewServer closes idle connections after ServerIdleTimeout.
+func TestE2EControlIdleConnections(t *testing.T) {
+	const conns = 50
+	const wait = control.ServerIdleTimeout + 15*time.Second
+	ctx, cancel := context.WithTimeout(t.Context(), wait+30*time.Second)
+	defer cancel()
+	r := e2eLab(ctx, t, Options{NoCND: true})
+	before := sample(t, r.HA)
+	for range conns {
+		c, err := net.Dial("unix", r.HA.Socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET /v1/status HTTP/1.1\r\nHost: gomip6\r\n\r\n")
+		buf := make([]byte, 4096)
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := sample(t, r.HA)
+	t.Logf("had: %s before, %s with %d idle connections", fmtSample(before), fmtSample(held), conns)
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if s := sample(t, r.HA); s.FDs <= before.FDs+2 {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Errorf("had still holds %d descriptors for idle control connections after %v", sample(t, r.HA).FDs-before.FDs, wait)
 }

@@ -390,7 +390,7 @@ func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 		if r.ctl, err = control.Listen(cfg.Control.Socket); err != nil {
 			return nil, fmt.Errorf("mnd: %w", err)
 		}
-		r.srv = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
+		r.srv = control.NewServer(d.handler())
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -405,7 +405,7 @@ func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 		r.metricsLn = ml
 		mux := http.NewServeMux()
 		mux.Handle("GET /v1/metrics", d.handler())
-		r.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		r.metricsSrv = control.NewServer(mux)
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
