@@ -30,7 +30,7 @@ func skipKnown(t *testing.T, why string) {
 // before its bridges got fixed addresses); an operator may also change it.
 // The home link's hosts then send the mobile node's traffic to a MAC
 // nobody has: the home-link host's ping to the home address while away got
-// no answer (the old KNOWN ISSUE of TestTourIPv6). Expected: had follows
+// no answer (the old KNOWN ISSUE of TestTour). Expected: had follows
 // RTM_NEWLINK address changes of the home interface (new RAs and proxy NAs
 // with the new address, gratuitous NAs with Override, RFC 4861 §7.2.6).
 func TestKnownHomeLinkMACChange(t *testing.T) {

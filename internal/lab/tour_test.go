@@ -36,16 +36,17 @@ func daemonBinaries(t *testing.T) string {
 	return dir
 }
 
-// TestTourIPv6 runs the real had and mnd through home -> A -> home -> A ->
-// home with the live flow: registration from A, the flow and the TCP
-// connection carried through the tunnel, de-registration at home. Link B waits for DSMIPv6
-// (issue 8).
-func TestTourIPv6(t *testing.T) {
+// TestTour runs the real had and mnd through home -> A -> B -> home -> B
+// -> A -> home with the live flow: registration from the IPv6 link A and
+// from the IPv4-only link B behind NAT44 (DSMIPv6, RFC 5555: UDP
+// encapsulation), moves between them in both directions, the flow and the
+// one TCP connection carried through every move, de-registration at home.
+func TestTour(t *testing.T) {
 	netlab.SkipUnlessRoot(t)
 	bin := daemonBinaries(t)
 	r, err := Start(t.Context(), t, Options{
 		Bin:         bin,
-		Legs:        []Site{SiteA, SiteHome, SiteA, SiteHome},
+		Legs:        []Site{SiteA, SiteB, SiteHome, SiteB, SiteA, SiteHome},
 		LegDuration: 5 * time.Second,
 		NoCND:       true,
 		Progress:    testWriter{t},
@@ -66,7 +67,7 @@ func TestTourIPv6(t *testing.T) {
 	rep.WriteText(&b)
 	t.Log(b.String())
 
-	if len(rep.Legs) != 4 {
+	if len(rep.Legs) != 6 {
 		t.Fatalf("%d legs", len(rep.Legs))
 	}
 	for i, l := range rep.Legs {
@@ -82,6 +83,9 @@ func TestTourIPv6(t *testing.T) {
 	}
 	if a := rep.Legs[0]; a.Registered && !PrefixA.Contains(mustCoA(t, a.CareOf)) {
 		t.Errorf("care-of address at A: %q", a.CareOf)
+	}
+	if b := rep.Legs[1]; b.Registered && mustCoA(t, b.CareOf) != MNIPv4B {
+		t.Errorf("care-of address at B: %q, want %v", b.CareOf, MNIPv4B)
 	}
 	if !rep.TCP.Survived() {
 		t.Errorf("TCP connection: %+v", rep.TCP)
