@@ -7,8 +7,11 @@
 //
 //   - Binding Updates: an AF_PACKET socket on every interface with a BPF
 //     filter for Mobility Headers to this home agent's address (the kernel,
-//     without CONFIG_IPV6_MIP6, answers them with a Parameter Problem and
-//     drops them; the packet socket sees them first).
+//     without CONFIG_IPV6_MIP6, would answer them with a Parameter Problem
+//     and drop them; the packet socket sees them first, and an nftables
+//     table, inet gomip6_had, drops them at prerouting so that no
+//     Parameter Problem goes out, not even towards the forged source of a
+//     flood; without nft had runs on and warns).
 //   - Binding Acknowledgements and Binding Refresh Requests: built whole with
 //     their type 2 routing header and sent on a header-included raw socket
 //     (the socket API refuses type 2 routing headers without MIP6).

@@ -85,6 +85,9 @@ type Daemon struct {
 	fwd     *tunnel.Forwarder
 	tunLink int
 	nl      *netlink.Handle
+	// fw is the nftables table that keeps the kernel's Parameter
+	// Problems in (firewall_linux.go), nil when not installed.
+	fw *firewall
 	// up is the 6in4 uplink of [uplink] (uplink_linux.go), nil without.
 	up *uplink
 
@@ -264,6 +267,7 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	if d.tx, err = rawsock.NewSender(""); err != nil {
 		return d, err
 	}
+	d.addFirewall()
 
 	// Interception on the home link.
 	if d.proxy, err = ndproxy.Listen(cfg.Home.Interface, ndproxy.Config{
@@ -857,6 +861,7 @@ func (d *Daemon) closeAll() {
 	} else if d.metricsL != nil {
 		errs = append(errs, d.metricsL.Close())
 	}
+	errs = append(errs, d.delFirewall())
 	if d.nl != nil {
 		d.nl.Close()
 	}

@@ -748,3 +748,42 @@ func TestMobilePrefix(t *testing.T) {
 		return true
 	})
 }
+
+// TestNoParameterProblem: the kernel, without Mobile IPv6, would answer
+// each Binding Update with an ICMPv6 Parameter Problem (and so every
+// forged one of a flood towards its forged source); had's nftables table
+// keeps them in while had runs, and goes with had.
+func TestNoParameterProblem(t *testing.T) {
+	l := newLab(t)
+	l.start()
+	if out, err := l.home.Run("nft", "list", "table", "inet", NFTable); err != nil {
+		t.Fatalf("table %s not installed: %v %s", NFTable, err, out)
+	}
+	var c *net.IPConn
+	must(t, l.mn.Do(func() (err error) {
+		c, err = net.ListenIP("ip6:ipv6-icmp", &net.IPAddr{IP: tCoA.AsSlice()})
+		return err
+	}))
+	defer c.Close()
+	m := l.newMN(l.key, tHoA, "laptop@home.example", 1000)
+	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
+	// A few more: forged ones (a wrong key) draw no error either.
+	wrong := l.newMN(base64.StdEncoding.EncodeToString(make([]byte, 32)), tHoA, "laptop@home.example", 1000)
+	wrong.wait = 500 * time.Millisecond
+	_ = wrong.exchange(wrong.reg.Moved(tCoA, time.Now()), mobilenode.Registered)
+	b := make([]byte, 1500)
+	c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	for {
+		n, from, err := c.ReadFromIP(b)
+		if err != nil {
+			break
+		}
+		if n > 0 && b[0] == 4 { // RFC 4443 §3.4
+			t.Fatalf("Parameter Problem code %d from %v", b[1], from.IP)
+		}
+	}
+	l.stop()
+	if out, err := l.home.Run("nft", "list", "table", "inet", NFTable); err == nil {
+		t.Fatalf("table %s left after shutdown:\n%s", NFTable, out)
+	}
+}

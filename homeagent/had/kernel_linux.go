@@ -103,6 +103,7 @@ func Cleanup(tunName string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	n += cleanupFirewall(w)
 	if n > 0 {
 		fmt.Fprintf(w, "had: the tun device %s and its routes go with the process\n", tunName)
 		return nil
