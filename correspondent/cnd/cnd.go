@@ -96,16 +96,17 @@ type Daemon struct {
 
 	nl      *netlink.Handle
 	netns   *os.File // the network namespace everything lives in
-	tun     *os.File
+	tun     *rodata.Tun
+	tunW    *rodata.TunWriter // readLoop's batch of inbound packets
 	tunName string
 	tunLink int
 	rule    *netlink.Rule
 	nft     bool
 
 	rx   *rawsock.Listener
-	tx   *rawsock.Sender // data path
-	sigx int             // marked raw socket for signalling
-	icmp *net.IPConn     // Packet Too Big messages about our routed packets
+	tx   *rodata.Sender // data path (tunLoop's alone)
+	sigx int            // marked raw socket for signalling
+	icmp *net.IPConn    // Packet Too Big messages about our routed packets
 	ctl  net.Listener
 	http *http.Server
 	// metricsL and metricsHTTP serve /v1/metrics on control.metrics_listen.
@@ -246,7 +247,7 @@ func New(cfg *conf.CN, o Options) (d *Daemon, err error) {
 	if d.rx, err = rawsock.Listen(&net.Interface{Index: 0, Name: "any"}, rawsock.Config{Filter: filter, ReadBuffer: 4 << 20}); err != nil {
 		return d, err
 	}
-	if d.tx, err = rawsock.NewSender(""); err != nil {
+	if d.tx, err = rodata.NewSender(); err != nil {
 		return d, err
 	}
 	if d.sigx, err = markedSocket(); err != nil {
@@ -260,12 +261,12 @@ func New(cfg *conf.CN, o Options) (d *Daemon, err error) {
 	if d.ctl, err = control.Listen(cfg.Control.Socket); err != nil {
 		return d, err
 	}
-	d.http = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}
+	d.http = control.NewServer(d.handler())
 	if a := cfg.Control.MetricsListen; a != "" {
 		if d.metricsL, err = net.Listen("tcp", a); err != nil {
 			return d, fmt.Errorf("control.metrics_listen: %w", err)
 		}
-		d.metricsHTTP = &http.Server{Handler: d.metricsOnly(), ReadHeaderTimeout: 5 * time.Second}
+		d.metricsHTTP = control.NewServer(d.metricsOnly())
 	}
 	return d, nil
 }
@@ -396,11 +397,16 @@ func (d *Daemon) do(ctx context.Context, fn func()) bool {
 // Error when none does.
 func (d *Daemon) readLoop() {
 	defer d.wg.Done()
-	ms := make([]rawsock.Message, 16)
+	ms := make([]rawsock.Message, rawsock.MaxBatch)
 	for i := range ms {
 		ms[i].Buf = make([]byte, bufSize)
 	}
 	for {
+		// One recvmmsg, then one tun write for the batch's data
+		// packets (GRO coalescing a TCP flow's segments).
+		if err := d.tunW.Flush(); err != nil {
+			d.c.inErrors.Add(1)
+		}
 		n, err := d.rx.ReadBatch(ms)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -421,12 +427,19 @@ func (d *Daemon) readLoop() {
 				d.c.malformed.Add(1)
 				continue
 			}
-			d.classify(m.Buf[:m.N])
+			d.classifyTo(m.Buf[:m.N], d.tunW)
 		}
 	}
 }
 
-func (d *Daemon) classify(pkt []byte) {
+// classify handles one packet on its own: classifyTo without a batch.
+func (d *Daemon) classify(pkt []byte) { d.classifyTo(pkt, nil) }
+
+// classifyTo takes a packet received at the start of its buffer,
+// pkt[:cap(pkt)]. A data packet for the local sockets is queued on w
+// (readLoop's d.tunW: the buffer must stay untouched until w.Flush), or
+// written at once (copied) when w is nil. It allocates nothing.
+func (d *Daemon) classifyTo(pkt []byte, w *rodata.TunWriter) {
 	l, err := mip6.WalkIPv6(pkt)
 	if err != nil {
 		d.c.malformed.Add(1)
@@ -454,7 +467,15 @@ func (d *Daemon) classify(pkt []byte) {
 			d.c.inErrors.Add(1)
 			return
 		}
-		if _, err := d.tun.Write(out); err != nil {
+		// The restored packet starts 24 octets in (at least: the
+		// Destination Options header is 24 octets or more), where the
+		// tun writer wants it.
+		if w == nil {
+			if d.tun.WritePacket(out) != nil {
+				d.c.inErrors.Add(1)
+				return
+			}
+		} else if !w.Add(pkt[:cap(pkt)], out) {
 			d.c.inErrors.Add(1)
 			return
 		}
@@ -489,12 +510,14 @@ func (d *Daemon) queue(pkt []byte) {
 
 // tunLoop is the outbound data path (§9.3.2): packets local sockets sent
 // to a bound home address leave for its care-of address with a type 2
-// routing header.
+// routing header. The tun device gives batches (a TCP flow's
+// super-packets split, and whatever else is queued), and each batch
+// leaves in one sendmmsg.
 func (d *Daemon) tunLoop() {
 	defer d.wg.Done()
-	buf := make([]byte, bufSize)
+	bufs, sizes := rodata.NewReadBufs(headroom, TunMTU)
 	for {
-		n, err := d.tun.Read(buf[headroom:])
+		n, err := d.tun.Read(bufs, sizes, headroom)
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
 				return
@@ -504,16 +527,32 @@ func (d *Daemon) tunLoop() {
 				return
 			default:
 			}
+			// A malformed super-packet, refused whole.
 			d.c.outErrors.Add(1)
 			continue
 		}
-		d.outbound(buf, n)
+		for i := range n {
+			d.outbound(bufs[i], sizes[i])
+		}
+		d.flushOut()
 	}
 }
 
-// outbound sends one packet the tun device gave, buf[headroom:headroom+n],
-// to the care-of address of its destination's binding. It allocates
-// nothing.
+// flushOut sends the batch outbound queued. outPackets counted every
+// packet queued; the ones the kernel refused (EMSGSIZE: larger than the
+// device toward the care-of address, TunMTU assumes 1500; see the package
+// documentation) move to outSendErrors.
+func (d *Daemon) flushOut() {
+	_, failed, _ := d.tx.Flush()
+	if failed > 0 {
+		d.c.outPackets.Add(^uint64(failed - 1)) // minus failed
+		d.c.outSendErrors.Add(uint64(failed))
+	}
+}
+
+// outbound queues one packet the tun device gave, buf[headroom:
+// headroom+n], for the care-of address of its destination's binding, on
+// d.tx: it must stay untouched until flushOut. It allocates nothing.
 func (d *Daemon) outbound(buf []byte, n int) {
 	h := mip6.IPv6Header(buf[headroom : headroom+n])
 	if !h.IsValid() || h.Version() != 6 {
@@ -530,12 +569,8 @@ func (d *Daemon) outbound(buf []byte, n int) {
 		d.c.outErrors.Add(1)
 		return
 	}
-	if err := d.tx.Send(out, 0); err != nil {
-		// EMSGSIZE: larger than the device toward the care-of address
-		// (TunMTU assumes 1500); see the package documentation.
-		d.c.outSendErrors.Add(1)
-		return
-	}
+	// The first hop is the care-of address, the IPv6 destination.
+	d.tx.Add(out, r.CareOf, 0)
 	r.Packets.Add(1)
 	d.c.outPackets.Add(1)
 }
@@ -556,7 +591,7 @@ func (d *Daemon) ptbLoop() {
 		if r := d.table.Lookup(hoa); r == nil || r.CareOf != coa {
 			return // not about a binding of ours (or a forgery)
 		}
-		if _, err := d.tun.Write(pkt); err != nil {
+		if err := d.tun.WritePacket(pkt); err != nil {
 			d.c.inErrors.Add(1)
 			return
 		}

@@ -20,14 +20,17 @@ import (
 	"github.com/gomip6/gomip6/mip6"
 )
 
-// openTun creates the tun device (rodata.OpenTun) with room for the
-// routing header in its MTU and a long transmit queue.
+// openTun creates the tun device (rodata.OpenTun: batched reads and
+// writes with segmentation offloads) with room for the routing header in
+// its MTU and a long transmit queue, and the inbound data path's batch
+// writer.
 func (d *Daemon) openTun() error {
 	t, err := rodata.OpenTun(d.nl, d.o.TunName, TunMTU, TunTxQueueLen)
 	if err != nil {
 		return err
 	}
-	d.tun, d.tunName, d.tunLink = t.File, t.Name, t.Index
+	d.tun, d.tunName, d.tunLink = t, t.Name, t.Index
+	d.tunW = rodata.NewTunWriter(t)
 	return nil
 }
 

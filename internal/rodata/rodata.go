@@ -12,7 +12,16 @@
 // correspondent.InsertRoutingHeader2. Everything here works in place on
 // the caller's buffer and allocates nothing.
 //
-// OpenTun (Linux) creates the tun device of either daemon.
+// The batched I/O both daemons' data paths run on is here too (Linux),
+// one system call per batch rather than per packet, as the tunnel
+// forwarder's: OpenTun creates the tun device with virtio-net headers and
+// segmentation offloads, whose Read splits a local TCP flow's
+// super-packets and drains what else is queued, and whose TunWriter
+// writes a batch with the packets of one flow coalesced (GRO); Sender
+// sends a batch of whole packets with one sendmmsg, on a packet socket
+// to the next hop's Ethernet address when the kernel knows it, else on a
+// header-included raw socket. The packet sockets that catch the packets
+// (internal/rawsock.Listener) already receive with recvmmsg.
 package rodata
 
 import (

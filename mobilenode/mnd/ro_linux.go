@@ -40,11 +40,15 @@ const (
 	// ROTunMTU leaves room for the 24-octet Destination Options header
 	// with the Home Address option on a 1500-octet link.
 	ROTunMTU = 1500 - mip6.HomeAddressDestOptsLen
+	// ROTunTxQueueLen is the tun device's transmit queue: what local
+	// sockets send to correspondents waiting for the reader. The
+	// default 500 overflows under a TCP burst, which the sender takes
+	// for loss.
+	ROTunTxQueueLen = 8192
 	// roHeadroom is where the tun reader puts a packet: room for the
 	// Home Address option in front, and for the tunnel's outer header
 	// when the packet has to go back through the home tunnel.
 	roHeadroom = tunnel.Headroom
-	roBufSize  = roHeadroom + 65536
 	// RONFTable is the nftables table (family ip6) that drops, at
 	// prerouting, what carries a type 2 routing header with Segments
 	// Left 1: the packet sockets have copied it already, and the kernel,
@@ -112,6 +116,8 @@ type roLink struct {
 type roState struct {
 	opt *mobilenode.RouteOptimizer
 	tun *rodata.Tun
+	// tx sends the outbound data path's batches (roTunLoop's alone).
+	tx *rodata.Sender
 	// mhL catches the Mobility Headers that come through the home
 	// tunnel (Home Test, Binding Refresh Request): the tunnel device
 	// hands them to a kernel that would drop them.
@@ -239,11 +245,14 @@ func (r *engine) roInit(cfg *conf.MN) error {
 		r.log.Warn("removing a leftover route optimization device", daemon.Iface(ROTunName))
 		_ = r.h.LinkDel(l)
 	}
-	t, err := rodata.OpenTun(r.h, ROTunName, ROTunMTU, 0)
+	t, err := rodata.OpenTun(r.h, ROTunName, ROTunMTU, ROTunTxQueueLen)
 	if err != nil {
 		return err
 	}
 	r.ro.opt, r.ro.tun = opt, t
+	if r.ro.tx, err = rodata.NewSender(); err != nil {
+		return err
+	}
 	empty := map[netip.Addr]*roDirect{}
 	r.ro.direct.Store(&empty)
 	prog, err := rawsock.Assemble(rawsock.MobilityFilter(rawsock.LinkIP, cfg.HomeAddress))
@@ -263,11 +272,11 @@ func (r *engine) roInit(cfg *conf.MN) error {
 	}()
 	go func() {
 		defer r.wg.Done()
-		r.roPTBLoop(r.ro.ptb, t.File)
+		r.roPTBLoop(r.ro.ptb, t)
 	}()
 	go func() {
 		defer r.wg.Done()
-		r.roTunLoop(t.File)
+		r.roTunLoop(t, r.ro.tx)
 	}()
 	now := time.Now()
 	for _, cn := range roCorrespondents(cfg) {
@@ -431,8 +440,12 @@ func (r *engine) roTeardown() {
 		r.ro.nft = false
 	}
 	if r.ro.tun != nil {
-		r.ro.tun.File.Close()
+		r.ro.tun.Close()
 		r.ro.tun = nil
+	}
+	if r.ro.tx != nil {
+		r.ro.tx.Close()
+		r.ro.tx = nil
 	}
 }
 
@@ -660,7 +673,7 @@ func (r *engine) roListenRH2(iface string, link roLink) {
 		return
 	}
 	r.ro.rh2L, r.ro.rh2Ifc, r.ro.rh2Key = l, iface, link
-	tun := r.ro.tun.File
+	tun := r.ro.tun
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -674,13 +687,19 @@ func (r *engine) roListenRH2(iface string, link roLink) {
 // kernel to deliver. Any other address in the header: dropped and
 // counted. Mobility Headers are not ours: the access interface's own
 // listener hands them to the loop.
-func (r *engine) roRH2Loop(l *rawsock.Listener, tun *os.File) {
+func (r *engine) roRH2Loop(l *rawsock.Listener, tun *rodata.Tun) {
 	c := &r.d.ro
 	hoa := r.cfg.HomeAddress
-	ms := make([]rawsock.Message, 16)
+	// One recvmmsg for up to MaxBatch packets, one tun write (its GRO
+	// coalescing a TCP flow's segments) for what they give. Each packet
+	// is received at the start of its buffer: the restored packet
+	// starts 24 octets in, rodata.WriteOffset, where the tun writer
+	// wants it.
+	ms := make([]rawsock.Message, rawsock.MaxBatch)
 	for i := range ms {
 		ms[i].Buf = make([]byte, 65536)
 	}
+	w := rodata.NewTunWriter(tun)
 	for {
 		n, err := l.ReadBatch(ms)
 		if err != nil {
@@ -694,6 +713,7 @@ func (r *engine) roRH2Loop(l *rawsock.Listener, tun *os.File) {
 			}
 			continue
 		}
+		direct := *r.ro.direct.Load()
 		for i := range ms[:n] {
 			m := &ms[i]
 			if m.Truncated {
@@ -714,15 +734,21 @@ func (r *engine) roRH2Loop(l *rawsock.Listener, tun *os.File) {
 				c.inErrors.Add(1)
 				continue
 			}
-			if _, err := tun.Write(out); err != nil {
+			if !w.Add(m.Buf, out) {
 				c.inErrors.Add(1)
 				continue
 			}
-			if dp := (*r.ro.direct.Load())[lay.Src]; dp != nil {
+			if dp := direct[lay.Src]; dp != nil {
 				dp.packets.Add(1)
 			}
-			c.packetsIn.Add(1)
 		}
+		k := w.Len()
+		if err := w.Flush(); err != nil {
+			// tun.Device.Write writes what it can and joins the
+			// errors: the count is an upper bound.
+			c.inErrors.Add(1)
+		}
+		c.packetsIn.Add(uint64(k))
 	}
 }
 
@@ -731,13 +757,15 @@ func (r *engine) roRH2Loop(l *rawsock.Listener, tun *os.File) {
 // care-of address with the Home Address option, straight to the access
 // router. A packet that finds no binding (it was withdrawn after the
 // kernel routed the packet) goes through the home tunnel as it would
-// have without route optimization.
-func (r *engine) roTunLoop(tun *os.File) {
+// have without route optimization. The tun device gives batches (a TCP
+// flow's super-packets split, and whatever else is queued), and each
+// batch leaves in one sendmmsg.
+func (r *engine) roTunLoop(tun *rodata.Tun, tx *rodata.Sender) {
 	c := &r.d.ro
 	hoa := r.cfg.HomeAddress
-	buf := make([]byte, roBufSize)
+	bufs, sizes := rodata.NewReadBufs(roHeadroom, ROTunMTU)
 	for {
-		n, err := tun.Read(buf[roHeadroom:])
+		n, err := tun.Read(bufs, sizes, roHeadroom)
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
 				return
@@ -747,39 +775,50 @@ func (r *engine) roTunLoop(tun *os.File) {
 				return
 			default:
 			}
+			// A malformed super-packet, refused whole.
 			c.outErrors.Add(1)
 			continue
 		}
-		h := mip6.IPv6Header(buf[roHeadroom : roHeadroom+n])
-		if !h.IsValid() || h.Version() != 6 || h.Src() != hoa {
-			c.outErrors.Add(1)
-			continue
-		}
-		dp := (*r.ro.direct.Load())[h.Dst()]
+		direct := *r.ro.direct.Load()
 		link := r.ro.link.Load()
-		if dp == nil || link == nil || link.coa != dp.coa {
-			outer, v := r.tun.Output(buf[:roHeadroom+n], roHeadroom)
-			if v.Action != tunnel.ActionSend || r.sender.Send(outer, 0) != nil {
-				c.outErrors.Add(1)
-				continue
-			}
-			c.viaTunnel.Add(1)
-			continue
+		for i := range n {
+			r.roOutbound(bufs[i], sizes[i], hoa, direct, link, tx)
 		}
-		out, err := rodata.InsertHomeAddress(buf, roHeadroom, n, dp.coa)
-		if err != nil {
-			c.outErrors.Add(1)
-			continue
-		}
-		if err := r.sender.SendTo(out, link.router, link.zone); err != nil {
-			// EMSGSIZE among others: larger than the access link
-			// (ROTunMTU assumes 1500 octets).
-			c.outErrors.Add(1)
-			continue
-		}
-		dp.packets.Add(1)
-		c.packetsOut.Add(1)
+		sent, failed, _ := tx.Flush()
+		// Failures: EMSGSIZE among others, a packet larger than the
+		// access link (ROTunMTU assumes 1500 octets).
+		c.packetsOut.Add(uint64(sent))
+		c.outErrors.Add(uint64(failed))
 	}
+}
+
+// roOutbound queues one packet the tun device gave, buf[roHeadroom:
+// roHeadroom+n], from our home address hoa, on tx (or sends it through
+// the home tunnel). It allocates nothing.
+func (r *engine) roOutbound(buf []byte, n int, hoa netip.Addr, direct map[netip.Addr]*roDirect, link *roLink, tx *rodata.Sender) {
+	c := &r.d.ro
+	h := mip6.IPv6Header(buf[roHeadroom : roHeadroom+n])
+	if !h.IsValid() || h.Version() != 6 || h.Src() != hoa {
+		c.outErrors.Add(1)
+		return
+	}
+	dp := direct[h.Dst()]
+	if dp == nil || link == nil || link.coa != dp.coa {
+		outer, v := r.tun.Output(buf[:roHeadroom+n], roHeadroom)
+		if v.Action != tunnel.ActionSend || r.sender.Send(outer, 0) != nil {
+			c.outErrors.Add(1)
+			return
+		}
+		c.viaTunnel.Add(1)
+		return
+	}
+	out, err := rodata.InsertHomeAddress(buf, roHeadroom, n, dp.coa)
+	if err != nil {
+		c.outErrors.Add(1)
+		return
+	}
+	tx.Add(out, link.router, link.zone)
+	dp.packets.Add(1)
 }
 
 // roPTBLoop carries path MTU discovery across the Home Address option
@@ -790,7 +829,7 @@ func (r *engine) roTunLoop(tun *os.File) {
 // packet it sent, 24 octets smaller) and written into the tun device.
 // Only about a correspondent that is direct from the current care-of
 // address: anything else is not ours to translate (or forged).
-func (r *engine) roPTBLoop(c *net.IPConn, tun *os.File) {
+func (r *engine) roPTBLoop(c *net.IPConn, tun *rodata.Tun) {
 	hoa := r.cfg.HomeAddress
 	var out []byte
 	rodata.ReadPacketTooBig(c, r.done, func(icmp []byte, from netip.Addr) {
@@ -803,7 +842,7 @@ func (r *engine) roPTBLoop(c *net.IPConn, tun *os.File) {
 		if dp := (*r.ro.direct.Load())[cn]; h != hoa || link == nil || link.coa != coa || dp == nil || dp.coa != coa {
 			return
 		}
-		if _, err := tun.Write(pkt); err != nil {
+		if err := tun.WritePacket(pkt); err != nil {
 			r.d.ro.inErrors.Add(1)
 			return
 		}

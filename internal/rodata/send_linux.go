@@ -1,0 +1,225 @@
+package rodata
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// SendBuffer is the Sender's SO_SNDBUF, as the tunnel forwarder's.
+const SendBuffer = 4 << 20
+
+// Sender sends batches of whole IPv6 packets, headers included, with one
+// sendmmsg(2) per batch and socket. A packet whose next hop's Ethernet
+// address the kernel's neighbour table knows goes on a packet socket,
+// straight to the driver (see l2_linux.go: no route lookup, no IP output
+// path); any other on an AF_INET6 SOCK_RAW socket of protocol
+// IPPROTO_RAW, as rawsock.Sender (Linux implies IPV6_HDRINCL for that
+// protocol, so the kernel sends the Home Address option and the type 2
+// routing header it refuses through its socket API). Neither fragments:
+// a packet too large (for the path MTU on the raw socket, the
+// interface's on the packet socket) fails alone (EMSGSIZE) and the rest
+// of the batch goes on.
+//
+// Add and Flush are safe for concurrent use (a Flush sends what anyone
+// queued); neither allocates, but for the next-hop lookups (netlink, at
+// most every 100 ms per next hop).
+type Sender struct {
+	c  net.PacketConn
+	rc syscall.RawConn
+
+	mu sync.Mutex // guards what follows
+	// l2 sends the packets whose next hop's Ethernet address is known
+	// (see l2_linux.go); nil if its sockets could not be opened.
+	l2 *l2Sender
+
+	hdrs  [BatchSize]unix.Mmsghdr
+	iovs  [BatchSize]unix.Iovec
+	names [BatchSize]unix.RawSockaddrInet6
+	n     int
+
+	// The state of one Flush, for sendFn.
+	from, sent, failed int
+	lastErr            syscall.Errno
+	sendFn             func(fd uintptr) bool
+}
+
+// NewSender opens the raw socket. It needs CAP_NET_RAW.
+func NewSender() (*Sender, error) {
+	c, err := net.ListenPacket("ip6:255", "::")
+	if err != nil {
+		return nil, fmt.Errorf("rodata: raw socket: %w", err)
+	}
+	rc, err := c.(*net.IPConn).SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("rodata: raw socket: %w", err)
+	}
+	s := &Sender{c: c, rc: rc}
+	s.sendFn = s.send
+	_ = rc.Control(func(fd uintptr) {
+		// Nothing arrives with protocol 255; close the read side all
+		// the same, so that no queue can fill.
+		_ = unix.Shutdown(int(fd), unix.SHUT_RD)
+		// Room for several whole batches in flight: with the default
+		// (net.core.wmem_default, about 140 full-sized packets) a
+		// batch waits for the previous one to leave the qdisc. The
+		// FORCE variant (we have CAP_NET_ADMIN with CAP_NET_RAW in
+		// practice) is not capped by net.core.wmem_max.
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, SendBuffer) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, SendBuffer)
+		}
+	})
+	for i := range s.hdrs {
+		s.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&s.names[i]))
+		s.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		s.hdrs[i].Hdr.Iov = &s.iovs[i]
+		s.hdrs[i].Hdr.SetIovlen(1)
+	}
+	if l2, err := newL2Sender(); err == nil {
+		s.l2 = l2
+	}
+	return s, nil
+}
+
+// Add queues pkt, a whole IPv6 packet, for the next Flush, toward
+// nextHop (on the interface zone for a link-local one), whatever its
+// IPv6 header says: on the packet socket to the link-layer address of
+// nextHop or of the gateway of the kernel's route to it when the
+// neighbour entry is usable, else on the raw socket, where the kernel
+// routes it. A full batch is flushed first.
+// pkt must stay untouched until Flush. A zero-length pkt or a nextHop
+// that is not IPv6 counts as failed at the next Flush.
+func (s *Sender) Add(pkt []byte, nextHop netip.Addr, zone uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(pkt) == 0 || !nextHop.Is6() {
+		s.failed++
+		s.lastErr = unix.EINVAL
+		return
+	}
+	if s.l2 != nil {
+		if d := s.l2.lookup(l2Key{nextHop, zone}); d.ok {
+			s.l2.add(pkt, d)
+			return
+		}
+	}
+	if s.n == BatchSize {
+		s.flush()
+	}
+	i := s.n
+	s.n++
+	s.iovs[i].Base = &pkt[0]
+	s.iovs[i].SetLen(len(pkt))
+	s.names[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: nextHop.As16(), Scope_id: zone}
+}
+
+// Len is the number of packets queued.
+func (s *Sender) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.l2 != nil {
+		return s.n + s.l2.n
+	}
+	return s.n
+}
+
+// Flush sends the queued packets and reports how many went out and how
+// many failed since the previous Flush (Add flushes a full batch by
+// itself), with the error of the last failure. It returns an error
+// wrapping net.ErrClosed when the socket is closed.
+func (s *Sender) Flush() (sent, failed int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cerr := s.flush()
+	sent, failed = s.sent, s.failed
+	if s.lastErr != 0 {
+		err = s.lastErr
+	}
+	s.sent, s.failed, s.lastErr = 0, 0, 0
+	if l := s.l2; l != nil {
+		if lerr := l.flush(); lerr != nil {
+			cerr = lerr
+		}
+		sent, failed = sent+l.sent, failed+l.failed
+		if l.lastErr != 0 {
+			err = l.lastErr
+		}
+		l.sent, l.failed, l.lastErr = 0, 0, 0
+	}
+	if cerr != nil {
+		err = cerr
+	}
+	return sent, failed, err
+}
+
+// flush sends the batch; the outcome accumulates in s.
+func (s *Sender) flush() error {
+	if s.n == 0 {
+		return nil
+	}
+	s.from = 0
+	err := s.rc.Write(s.sendFn)
+	if err != nil {
+		// Closed: everything left failed.
+		s.failed += s.n - s.from
+		err = closedErr(err)
+	}
+	for i := range s.n {
+		s.iovs[i].Base = nil // keep no reference to the caller's buffers
+	}
+	s.n = 0
+	return err
+}
+
+// send is the RawConn.Write callback: sendmmsg from s.from until the
+// batch is done. A message that fails is skipped (sendmmsg stops at the
+// first failure and reports it only when nothing was sent before it);
+// false waits for the socket to be writable on EAGAIN.
+func (s *Sender) send(fd uintptr) bool {
+	for s.from < s.n {
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.from])),
+			uintptr(s.n-s.from), unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case e == unix.EAGAIN:
+			return false
+		case e == unix.EINTR:
+		case e != 0 || r == 0:
+			if e == 0 {
+				e = unix.EIO // cannot happen; never loop on it
+			}
+			s.failed++
+			s.lastErr = e
+			s.from++
+		default:
+			s.sent += int(r)
+			s.from += int(r)
+		}
+	}
+	return true
+}
+
+// closedErr makes the error of a write on a closed socket wrap
+// net.ErrClosed.
+func closedErr(err error) error {
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+		return err
+	}
+	return fmt.Errorf("rodata: send: %w (%w)", net.ErrClosed, err)
+}
+
+// Close closes the sockets.
+func (s *Sender) Close() error {
+	err := s.c.Close()
+	if s.l2 != nil {
+		s.l2.close()
+	}
+	return err
+}
