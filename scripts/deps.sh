@@ -4,7 +4,7 @@
 # scripts/lab.sh and scripts/test.sh, so a fresh machine needs no other step.
 set -euo pipefail
 
-need_pkgs=(iproute2 nftables radvd iperf3 ndisc6 tcpdump tshark python3-scapy ca-certificates git)
+need_pkgs=(iproute2 nftables radvd iperf3 jq ethtool ndisc6 tcpdump tshark python3-scapy ca-certificates git)
 missing=()
 for p in "${need_pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

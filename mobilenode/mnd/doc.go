@@ -243,8 +243,10 @@
 // correspondents with a binding, and withdrawing the route is the
 // fall-back. The reader inserts the Destination Options header with the
 // Home Address option (internal/rodata.InsertHomeAddress), puts the
-// care-of address in the source and sends the packet header-included to
-// the access router; the upper-layer checksum stays valid (§6.3). A packet
+// care-of address in the source and sends the batch to the access router:
+// on a packet socket to its link-layer address when the neighbour table
+// knows it, else header-included on a raw socket (internal/rodata.Sender);
+// the upper-layer checksum stays valid (§6.3). A packet
 // that finds no binding (withdrawn after the kernel routed it) goes
 // through the tunnel core as it would have.
 //
