@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-tunnel.sh: the gomip6 tunnel's forwarding rate against the kernel's
 # own IPv6 forwarding over the same path (issue 3 item 5). Needs root,
-# iperf3, jq, python3 and go.
+# iperf3, jq, python3, go and ethtool.
 #
 # It builds a line of three network namespaces,
 #
@@ -19,9 +19,36 @@
 # (tunnel/internal/benchfwd, one static binding). It prints min/median/max
 # of each and the ratio of the medians to the kernel's.
 #
+# The four veth ends get the same GRO settings for the kernel and the
+# gomip6 runs (GRO=...):
+#   on   (the default) "ethtool -K gro on", as a real NIC has it. On a veth
+#        this changes nothing here: a veth whose peer has TSO takes only
+#        UDP (with UDP GRO forwarding on) through NAPI and GRO
+#        (veth_skb_is_eligible_for_gro), and TCP's super-packets pass
+#        whole anyway.
+#   nic  GRO as a real NIC with interrupt moderation does it to the
+#        tunnel's packets: also UDP GRO forwarding on, which lets packets
+#        sent by sockets (the forwarder's raw sends) through NAPI and GRO,
+#        and gro_flush_timeout 50 us, so that GRO merges across the
+#        one-packet NAPI polls a veth makes. Linux then coalesces
+#        IPv6-in-IPv6 and 6in4 TCP segments into super-packets, which the
+#        forwarder must receive on packet sockets (-packetrx,
+#        ForwarderConfig.PacketReceive, the default BENCHFWD_ARGS here):
+#        through its raw sockets TCP collapses. The held packets (until
+#        the next jiffy while packets keep coming) cost TCP more than the
+#        coalescing saves on a veth.
+#   off  the veth default.
+#
 # Environment: ROUNDS (3), SECS (5), KINDS ("ipv6 6in4 udp4"), DIRS
-# ("up down"), TESTS ("tcp udp64"), BENCHFWD_ARGS (extra benchfwd flags,
-# e.g. "-queues 2" or "-hdrincl"), OUT (a file to keep raw results).
+# ("up down"), TESTS ("tcp udp64"), GRO (on), BENCHFWD_ARGS (benchfwd
+# flags, e.g. "-queues 2", "-hdrincl", "-packettx" or "-packetrx"; by
+# default none, and "-packetrx" with GRO=nic), VARIANTS (forwarder
+# configurations measured interleaved in one run, each right after a
+# kernel run and compared with the median of the row's kernel runs:
+# "NAME=FLAGS;NAME=FLAGS", e.g. "raw=;packettx=-packettx"; by default
+# the one "gomip6=$BENCHFWD_ARGS"), OUT (a file to keep the raw results
+# in; the forwarders' counters go to OUT.ha-KIND-NAME-ROUND.json and
+# OUT.mn-KIND-NAME-ROUND.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,13 +57,21 @@ SECS=${SECS:-5}
 KINDS=${KINDS:-"ipv6 6in4 udp4"}
 DIRS=${DIRS:-"up down"}
 TESTS=${TESTS:-"tcp udp64"}
-BENCHFWD_ARGS=${BENCHFWD_ARGS:-}
+GRO=${GRO:-on}
+case $GRO in
+on | off) BENCHFWD_ARGS=${BENCHFWD_ARGS-} ;;
+nic) BENCHFWD_ARGS=${BENCHFWD_ARGS--packetrx} ;;
+*)
+	echo "bench-tunnel: GRO=$GRO: on, nic or off" >&2
+	exit 1
+	;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
 	echo "bench-tunnel: needs root (network namespaces, tun, raw sockets)" >&2
 	exit 1
 fi
-for tool in ip iperf3 jq python3 go; do
+for tool in ip iperf3 jq python3 go ethtool; do
 	command -v "$tool" >/dev/null || { echo "bench-tunnel: $tool not found" >&2; exit 1; }
 done
 
@@ -88,6 +123,19 @@ for x in "mn m0" "ha h0" "ha h1" "cn c0"; do
 	set -- $x
 	ip -n "$P-$1" link set "$2" up
 done
+# After "up": a veth switches its receive path to NAPI (and so GRO) when
+# GRO is turned on while both ends are up.
+for x in "mn m0" "ha h0" "ha h1" "cn c0"; do
+	set -- $x
+	case $GRO in
+	on) nsx "$1" ethtool -K "$2" gro on ;;
+	off) nsx "$1" ethtool -K "$2" gro off ;;
+	nic)
+		nsx "$1" ethtool -K "$2" gro on rx-udp-gro-forwarding on
+		nsx "$1" sh -c "echo 50000 >/sys/class/net/$2/gro_flush_timeout"
+		;;
+	esac
+done
 ip -n "$P-cn" -6 route add default via 2001:db8:2::1
 ip -n "$P-mn" addr add $HOA/128 dev lo nodad
 
@@ -108,17 +156,17 @@ PIDS+=($!)
 
 FWD_PIDS=()
 start_fwd() {
-	local kind=$1 ml hl
+	local kind=$1 args=$2 ml hl
 	case $kind in
 	ipv6) ml=$MN6 hl=$HA6 ;;
 	*) ml=$MN4 hl=$HA4 ;;
 	esac
 	# shellcheck disable=SC2086
-	ip netns exec "$P-mn" "$TMP/benchfwd" -role mn -kind "$kind" -hoa $HOA -local $ml -remote $hl $BENCHFWD_ARGS >"$TMP/mn.out" 2>&1 &
+	ip netns exec "$P-mn" "$TMP/benchfwd" -role mn -kind "$kind" -hoa $HOA -local $ml -remote $hl $args >"$TMP/mn.out" 2>&1 &
 	FWD_PIDS=($!)
 	PIDS+=($!)
 	# shellcheck disable=SC2086
-	ip netns exec "$P-ha" "$TMP/benchfwd" -role ha -kind "$kind" -hoa $HOA -local $hl -remote $ml -error-source 2001:db8:2::1 $BENCHFWD_ARGS >"$TMP/ha.out" 2>&1 &
+	ip netns exec "$P-ha" "$TMP/benchfwd" -role ha -kind "$kind" -hoa $HOA -local $hl -remote $ml -error-source 2001:db8:2::1 $args >"$TMP/ha.out" 2>&1 &
 	FWD_PIDS+=($!)
 	PIDS+=($!)
 	for _ in $(seq 100); do
@@ -152,27 +200,45 @@ measure() {
 	esac
 }
 
+IFS=';' read -r -a VARS <<<"${VARIANTS:-gomip6=$BENCHFWD_ARGS}"
+for v in "${VARS[@]}"; do
+	case ${v%%=*} in
+	"" | kernel | *[!A-Za-z0-9_-]*)
+		echo "bench-tunnel: variant name \"${v%%=*}\" (in \"$v\"): letters, digits, - and _, not kernel" >&2
+		exit 1
+		;;
+	esac
+done
+
 RESULTS="$TMP/results"
 : >"$RESULTS"
 kernel_routes
-echo "bench-tunnel: $(nproc) CPUs, $(uname -r), $ROUNDS rounds of ${SECS}s runs" >&2
+echo "bench-tunnel: $(nproc) CPUs, $(uname -r), $ROUNDS rounds of ${SECS}s runs, veth GRO $GRO, forwarders: ${VARS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq "$ROUNDS"); do
 	for kind in $KINDS; do
-		start_fwd "$kind"
-		for dir in $DIRS; do
-			for test in $TESTS; do
-				kernel_routes
-				k=$(measure "$test" "$dir")
-				tunnel_routes
-				g=$(measure "$test" "$dir")
-				kernel_routes
-				echo "$round $kind $dir $test kernel $k" >>"$RESULTS"
-				echo "$round $kind $dir $test gomip6 $g" >>"$RESULTS"
-				printf 'round %d %-5s %-4s %-5s kernel %-14.0f gomip6 %.0f\n' "$round" "$kind" "$dir" "$test" "$k" "$g" >&2
+		for v in "${VARS[@]}"; do
+			name=${v%%=*}
+			start_fwd "$kind" "${v#*=}"
+			for dir in $DIRS; do
+				for test in $TESTS; do
+					kernel_routes
+					k=$(measure "$test" "$dir")
+					tunnel_routes
+					g=$(measure "$test" "$dir")
+					kernel_routes
+					echo "$round $kind $dir $test kernel $k" >>"$RESULTS"
+					echo "$round $kind $dir $test $name $g" >>"$RESULTS"
+					printf 'round %d %-5s %-4s %-5s kernel %-14.0f %s %.0f\n' "$round" "$kind" "$dir" "$test" "$k" "$name" "$g" >&2
+				done
 			done
+			stop_fwd
+			if [ -n "${OUT:-}" ]; then
+				# The forwarders' counters (JSON after "ready"), for a
+				# look at batch sizes and drops.
+				cp "$TMP/ha.out" "$OUT.ha-$kind-$name-$round.json"
+				cp "$TMP/mn.out" "$OUT.mn-$kind-$name-$round.json"
+			fi
 		done
-		stop_fwd
-		cp "$TMP/ha.out" "$TMP/ha-$kind-$round.json"
 	done
 done
 [ -n "${OUT:-}" ] && cp "$RESULTS" "$OUT"
@@ -181,21 +247,28 @@ python3 - "$RESULTS" <<'EOF'
 import statistics, sys
 from collections import defaultdict
 runs = defaultdict(list)
+variants = []
 for line in open(sys.argv[1]):
     _, kind, d, test, mode, v = line.split()
     runs[(kind, d, test, mode)].append(float(v))
+    if mode != "kernel" and mode not in variants:
+        variants.append(mode)
 targets = {("tcp", "ipv6"): 0.2, ("tcp", "6in4"): 0.2, ("tcp", "udp4"): 0.35}
 def fmt(test, v):
     return f"{v/1e9:7.2f}G" if test == "tcp" else f"{v/1e3:7.0f}k"
-print(f"{'kind':5} {'dir':4} {'test':5} | {'kernel min/med/max':28} | {'gomip6 min/med/max':28} | ratio target")
+w = max(len(v) for v in variants)
+print(f"{'kind':5} {'dir':4} {'test':5} {'forwarder':{w}} | {'kernel min/med/max':28} | {'gomip6 min/med/max':28} | ratio target")
 for kind, d, test in sorted({k[:3] for k in runs}, key=lambda k: (k[2], k[0], k[1])):
     k = runs[(kind, d, test, "kernel")]
-    g = runs[(kind, d, test, "gomip6")]
-    km, gm = statistics.median(k), statistics.median(g)
-    ratio = gm / km if km else 0
-    target = targets.get((test, kind), 0.45 if test == "udp64" else None)
-    mark = "" if target is None else (f" >= {target}: " + ("met" if ratio >= target else "NOT met"))
-    print(f"{kind:5} {d:4} {test:5} | {' '.join(fmt(test, x) for x in (min(k), km, max(k))):28} | "
-          f"{' '.join(fmt(test, x) for x in (min(g), gm, max(g))):28} | {ratio:5.2f}{mark}")
-print("tcp in bit/s (G = 1e9), udp64 in received 64-octet packets/s (k = 1e3)")
+    km = statistics.median(k)
+    for v in variants:
+        g = runs[(kind, d, test, v)]
+        gm = statistics.median(g)
+        ratio = gm / km if km else 0
+        target = targets.get((test, kind), 0.45 if test == "udp64" else None)
+        mark = "" if target is None else (f" >= {target}: " + ("met" if ratio >= target else "NOT met"))
+        print(f"{kind:5} {d:4} {test:5} {v:{w}} | {' '.join(fmt(test, x) for x in (min(k), km, max(k))):28} | "
+              f"{' '.join(fmt(test, x) for x in (min(g), gm, max(g))):28} | {ratio:5.2f}{mark}")
+print("tcp in bit/s (G = 1e9), udp64 in received 64-octet packets/s (k = 1e3);")
+print("the kernel column is every kernel run of the row, whichever forwarder followed it")
 EOF

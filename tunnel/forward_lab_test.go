@@ -447,7 +447,12 @@ func (l *lab) testSpoof(t *testing.T) {
 // correspondent's port 9999. It uses a separate Tunnel whose binding
 // describes the forger's end.
 func (l *lab) forge(t *testing.T, outerSrc, innerSrc netip.Addr) []byte {
-	udp := make([]byte, 8+8)
+	return l.forgeSize(t, outerSrc, innerSrc, 8)
+}
+
+// forgeSize is forge with a UDP payload of size octets (at least 8).
+func (l *lab) forgeSize(t *testing.T, outerSrc, innerSrc netip.Addr, size int) []byte {
+	udp := make([]byte, 8+size)
 	binary.BigEndian.PutUint16(udp[0:], 40000)
 	binary.BigEndian.PutUint16(udp[2:], 9999)
 	binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))

@@ -61,6 +61,25 @@ type ForwarderConfig struct {
 	// SocketBuffer is SO_RCVBUF and SO_SNDBUF of the tunnel sockets; 0
 	// means DefaultSocketBuffer, negative leaves the system default.
 	SocketBuffer int
+	// PacketReceive receives IPv6-in-IPv6 and 6in4 packets with more
+	// than 1280 octets of payload on packet sockets with virtio-net
+	// headers (PACKET_VNET_HDR) instead of the raw protocol-41 sockets,
+	// so that TCP super-packets coalesced by GRO on the receiving
+	// interface go into the tun device whole, to be segmented again by
+	// the kernel, rather than broken (a raw socket hands them over with
+	// an unfinished checksum and no segment size). See packetrx_linux.go
+	// for the split between the sockets and what it does not cover; the
+	// packet sockets see packets before netfilter's INPUT chain.
+	PacketReceive bool
+	// PacketSend sends IPv6-in-IPv6 and 6in4 packets, outer header
+	// written by Tunnel.Encap, on a packet socket straight to the next
+	// hop's Ethernet address (PACKET_QDISC_BYPASS), skipping the IP
+	// output path a raw-socket send runs per packet. The next hop comes
+	// from the kernel's route and neighbour tables (netlink, refreshed
+	// every second); without a usable entry a packet takes the raw
+	// sockets. Sends skip netfilter's OUTPUT and POSTROUTING chains, tc
+	// and IPsec. See packettx_linux.go.
+	PacketSend bool
 	// OnError, if set, is called (from a forwarder goroutine, rarely:
 	// never per packet) when a reader stops on an unexpected error. The
 	// Forwarder never logs.
@@ -147,6 +166,14 @@ type Stats struct {
 	// SignalSent the packets SendUDP4 and Send6in4 sent, SignalSendErrors
 	// those they failed to send.
 	Signalled, SignalSent, SignalSendErrors uint64
+	// TunGSOWrites counts the packets from the packet sockets
+	// (PacketReceive) written to the tun device with their own
+	// virtio-net header: GRO super-packets, and packets whose checksum
+	// the kernel left unfinished. They are in TunWrites and TunWritten too.
+	TunGSOWrites uint64
+	// PacketSent counts the packets sent on the packet socket
+	// (PacketSend); they are in Sends and SentPackets too.
+	PacketSent uint64
 	// LastSendError is the last error a send returned, "" if none.
 	LastSendError string
 }
@@ -159,6 +186,7 @@ type fwdCounters struct {
 	sends, sent, sendErr, truncated, kindDisabled, portMismatch, icmp    atomic.Uint64
 	lastSendErr                                                          atomic.Pointer[string]
 	signalled, signalSent, signalSendErr                                 atomic.Uint64
+	gsoWrites, pktSent                                                   atomic.Uint64
 }
 
 // Forwarder is the I/O half of a tunnel: a tun device for the inner
@@ -186,6 +214,12 @@ type fwdCounters struct {
 // ICMPv6 and ICMPv4 raw sockets feed Tunnel.HandleICMP; the relayed
 // errors go into the tun device.
 //
+// Two options change the protocol-41 sockets: PacketReceive takes large
+// packets, GRO super-packets among them, off packet sockets with
+// virtio-net headers (packetrx_linux.go), and PacketSend sends on a
+// packet socket to the next hop's link-layer address
+// (packettx_linux.go).
+//
 // Memory is fixed at creation: every goroutine owns its buffers
 // (BatchSize buffers of Headroom+MTU octets per tun queue, of
 // Headroom+65535 per socket reader, since a UDP GRO train or a tun.Write
@@ -204,6 +238,9 @@ type Forwarder struct {
 	raw6     *sock // protocol 41: receive; kernel-built sends
 	raw4Send *sock // IPPROTO_RAW, IPv4 header included: DF clear sends
 	raw4     *sock // protocol 41: receive; kernel-built sends with DF
+	pkt6     *sock // PacketReceive: AF_PACKET, ETH_P_IPV6, virtio-net headers
+	pkt4     *sock // PacketReceive: AF_PACKET, ETH_P_IP
+	ptx      *packetTX
 	udp      *sock
 	icmp6    *sock
 	icmp4    *sock
@@ -366,6 +403,16 @@ func (f *Forwarder) open() error {
 			return err
 		}
 	}
+	if f.cfg.PacketReceive {
+		if err := f.openPacketRX(); err != nil {
+			return err
+		}
+	}
+	if f.cfg.PacketSend && (f.cfg.IPv6 || f.cfg.IPv4) {
+		if err := f.openPacketTX(); err != nil {
+			return err
+		}
+	}
 	if f.cfg.IPv6 {
 		if f.icmp6, err = add(newSock(&f.closed, "icmp6", unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_ICMPV6, func(fd int) error {
 			// Only the error types HandleICMP acts on (RFC 4443 §3):
@@ -402,7 +449,7 @@ func (f *Forwarder) start() {
 	}
 	rx := 0
 	startRx := func(name string, s *sock, kind Kind) {
-		p := f.newRxPath(s, kind, f.devs[rx%len(f.devs)])
+		p := f.newRxPath(s, kind, f.devs[rx%len(f.devs)], s == f.pkt6 || s == f.pkt4)
 		rx++
 		f.wg.Add(1)
 		go func() { defer f.wg.Done(); f.run(name, p.loop) }()
@@ -412,6 +459,12 @@ func (f *Forwarder) start() {
 	}
 	if f.raw4 != nil {
 		startRx("raw4", f.raw4, Kind6in4)
+	}
+	if f.pkt6 != nil {
+		startRx("packet6", f.pkt6, KindIPv6)
+	}
+	if f.pkt4 != nil {
+		startRx("packet4", f.pkt4, Kind6in4)
 	}
 	if f.udp != nil {
 		startRx("udp4", f.udp, KindUDP4)
@@ -473,6 +526,7 @@ func (f *Forwarder) closeAll() error {
 		}
 	}
 	f.socks = nil
+	f.ptx.close()
 	return errors.Join(errs...)
 }
 
@@ -489,6 +543,7 @@ func (f *Forwarder) Stats() Stats {
 		Truncated: c.truncated.Load(), KindDisabled: c.kindDisabled.Load(),
 		PortMismatch: c.portMismatch.Load(), ICMPReceived: c.icmp.Load(),
 		Signalled: c.signalled.Load(), SignalSent: c.signalSent.Load(), SignalSendErrors: c.signalSendErr.Load(),
+		TunGSOWrites: c.gsoWrites.Load(), PacketSent: c.pktSent.Load(),
 	}
 	if p := c.lastSendErr.Load(); p != nil {
 		s.LastSendError = *p
@@ -561,6 +616,13 @@ type txPath struct {
 
 	run udpRun
 
+	// PacketSend: the packet socket's batch, the next hops by tunnel
+	// end point, the one in use, and the batch's time for their age.
+	pkt *sender
+	l2  map[l2Key]l2dst
+	cur l2dst
+	now int64
+
 	replies [][]byte
 }
 
@@ -575,6 +637,10 @@ func (f *Forwarder) newTxPath(d tun.Device) *txPath {
 	q.hdr4 = newSender(f.raw4Send, n, n)
 	q.kern4 = newSender(f.raw4, n, n)
 	q.udp = newSender(f.udp, n, n)
+	if f.ptx != nil {
+		q.pkt = newSender(f.ptx.sock, n, n)
+		q.l2 = make(map[l2Key]l2dst)
+	}
 	return q
 }
 
@@ -624,6 +690,9 @@ func (q *txPath) loop() error {
 			n += m
 		}
 		q.f.ctr.tunPackets.Add(uint64(n))
+		if q.f.ptx != nil {
+			q.now = q.f.ptx.clock()
+		}
 		for i := range n {
 			q.handle(q.bufs[i][:Headroom+q.sizes[i]], Headroom)
 		}
@@ -657,30 +726,36 @@ func (q *txPath) handle(buf []byte, off int) {
 		return
 	}
 	switch {
+	case q.pkt != nil && (b.kind == KindIPv6 && q.kern6 != nil || b.kind == Kind6in4 && q.kern4 != nil) && q.l2For(b) != nil:
+		q.sendPacket(buf, off, b, &q.cur)
 	case b.kind == KindUDP4 && q.udp != nil:
 		if b.lport != q.f.cfg.UDPPort {
 			q.f.ctr.portMismatch.Add(1)
 			return
 		}
-		if fragmentable(inner, b) {
-			// The UDP socket sends with DF; this packet needs DF clear:
-			// Encap builds it so, and it goes header included.
-			q.encap4(buf, off, b)
-			return
-		}
+		// Prepare makes the one MTU decision (RFC 2473 §7.1, RFC 4213
+		// §3.2.2) for this packet, whichever socket it then takes.
 		pkt, p, v := t.Prepare(buf, off, b)
-		if v.Action == ActionSend {
+		switch v.Action {
+		case ActionSend:
 			q.addUDP(pkt, b, p.TOS)
-			return
+		case ActionSendFragmentable:
+			// The UDP socket sends with DF; this packet needs DF clear.
+			q.addFragmentable4(buf, off, pkt, b)
+		default:
+			q.verdict(buf, pkt, v)
 		}
-		q.verdict(buf, pkt, v)
-	case b.kind == Kind6in4 && q.kern4 != nil && !q.f.cfg.HeaderIncluded && !fragmentable(inner, b):
+	case b.kind == Kind6in4 && q.kern4 != nil && !q.f.cfg.HeaderIncluded:
 		pkt, p, v := t.Prepare(buf, off, b)
-		if v.Action == ActionSend {
+		switch v.Action {
+		case ActionSend:
 			q.addKernel4(pkt, b, p.TOS)
-			return
+		case ActionSendFragmentable:
+			// The protocol-41 socket sends with DF (IP_PMTUDISC_PROBE).
+			q.addFragmentable4(buf, off, pkt, b)
+		default:
+			q.verdict(buf, pkt, v)
 		}
-		q.verdict(buf, pkt, v)
 	case b.kind == Kind6in4 && q.kern4 != nil:
 		q.encap4(buf, off, b)
 	case b.kind == KindIPv6 && q.hdr6 != nil:
@@ -714,8 +789,7 @@ func (q *txPath) handle(buf []byte, off int) {
 func (q *txPath) handle4(buf []byte, off int) {
 	t := q.f.t
 	inner := buf[off:]
-	n, ok := inner4Len(inner)
-	if !ok {
+	if _, ok := inner4Len(inner); !ok {
 		t.Encap(buf, off, nil) // counts it as malformed
 		return
 	}
@@ -736,24 +810,37 @@ func (q *txPath) handle4(buf []byte, off int) {
 		q.f.ctr.portMismatch.Add(1)
 		return
 	}
-	if n > b.TunnelMTU() && !df4(inner) {
+	pkt, p, v := t.Prepare(buf, off, b)
+	switch v.Action {
+	case ActionSend:
+		q.addUDP(pkt, b, p.TOS)
+	case ActionSendFragmentable:
 		// DF clear and too big: the outer packet goes with DF clear
 		// too, header included.
-		q.encap4(buf, off, b)
-		return
-	}
-	pkt, p, v := t.Prepare(buf, off, b)
-	if v.Action == ActionSend {
-		q.addUDP(pkt, b, p.TOS)
+		q.addFragmentable4(buf, off, pkt, b)
 	}
 }
 
-// fragmentable reports whether the inner packet is over b's tunnel MTU
-// but not over 1280, the case where Encap clears DF and the outer packet
-// must be allowed to fragment (RFC 2473 §7.1(a), RFC 4213 §3.2.2).
-func fragmentable(inner []byte, b *Binding) bool {
-	n, ok := innerLen(inner)
-	return ok && n > b.TunnelMTU() && n <= MinIPv6MTU
+// addFragmentable4 queues on the header-included IPv4 socket an inner
+// packet that Prepare found over b's tunnel MTU but allowed to fragment
+// (ActionSendFragmentable: RFC 2473 §7.1(a), RFC 4213 §3.2.2, an IPv4
+// inner packet with DF clear): the outer IPv4 (and UDP) header is
+// written here into the headroom, with DF clear, without deciding about
+// the MTU a second time.
+func (q *txPath) addFragmentable4(buf []byte, off int, pkt []byte, b *Binding) {
+	oh := b.kind.Overhead()
+	if off < oh || b.kind == KindIPv6 {
+		return // not reached: Headroom covers every overhead, and IPv6 has its own path
+	}
+	out := buf[off-oh : off+len(pkt)]
+	if pkt[0]>>4 == 4 {
+		q.f.t.writeOuter4(out, b, pkt, false)
+	} else {
+		q.f.t.writeOuter(out, b, pkt, false)
+	}
+	s := q.hdr4
+	i := s.start(q.f, out)
+	s.m.setName4(i, &b.remote, 0)
 }
 
 // encap4 encapsulates with Encap (6in4 or UDP, header and DF bit ours)
@@ -894,9 +981,12 @@ func (q *txPath) closeRun() {
 // flush sends every socket's batch and writes the replies.
 func (q *txPath) flush() error {
 	q.closeRun()
-	for _, s := range []*sender{q.hdr6, q.kern6, q.hdr4, q.kern4, q.udp} {
+	for _, s := range []*sender{q.hdr6, q.kern6, q.hdr4, q.kern4, q.udp, q.pkt} {
 		if s == nil || s.m.n == 0 {
 			continue
+		}
+		if s == q.pkt {
+			q.f.ctr.pktSent.Add(uint64(s.pkts))
 		}
 		err := q.f.flushSend(s.m, s.pkts)
 		s.pkts = 0
@@ -937,16 +1027,31 @@ type rxPath struct {
 	cbufs [][]byte
 	ncopy int
 	lport uint16
+	// vnet: a packet socket's receive (PacketReceive), each packet
+	// behind a virtio-net header; file is the tun queue's, for writing
+	// packets with a header of our own (vnetPacket).
+	vnet bool
+	file *os.File
 }
 
-func (f *Forwarder) newRxPath(s *sock, kind Kind, d tun.Device) *rxPath {
+func (f *Forwarder) newRxPath(s *sock, kind Kind, d tun.Device, vnet bool) *rxPath {
 	msgs := f.cfg.BatchSize
 	if kind == KindUDP4 {
 		msgs = min(msgs, udpRecvBatch)
 	}
-	p := &rxPath{f: f, kind: kind, dev: d, bufs: make([][]byte, msgs), wbufs: make([][]byte, 0, f.cfg.BatchSize), lport: f.cfg.UDPPort}
+	p := &rxPath{f: f, kind: kind, dev: d, bufs: make([][]byte, msgs), wbufs: make([][]byte, 0, f.cfg.BatchSize), lport: f.cfg.UDPPort,
+		vnet: vnet, file: d.File()}
 	p.m = newMmsg(s, msgs, msgs, cmsgSpace)
 	for i := range p.bufs {
+		if vnet {
+			// Room for the virtio-net and link-layer headers in front
+			// of the largest IP packet.
+			p.bufs[i] = make([]byte, bufSize+vnetRoom)
+			// The virtio-net header lands in the headroom, the
+			// link-layer header and the outer packet from Headroom on.
+			p.m.prepareRecv(i, p.bufs[i][Headroom-vnetHdrLen:])
+			continue
+		}
 		p.bufs[i] = make([]byte, bufSize)
 		p.m.prepareRecv(i, p.bufs[i][Headroom:])
 	}
@@ -982,6 +1087,10 @@ func (p *rxPath) handleBatch() {
 		data := p.bufs[i][Headroom : Headroom+n]
 		if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
 			p.f.ctr.truncated.Add(1)
+			continue
+		}
+		if p.vnet {
+			p.vnetPacket(i, n)
 			continue
 		}
 		switch p.kind {

@@ -392,7 +392,7 @@ func TestRxPath(t *testing.T) {
 		ha, _ := newHA(t, ep4(), nil)
 		mn := mnFor(t, ep4())
 		dev := &fakeDev{}
-		p := testForwarder(mn).newRxPath(&sock{}, Kind6in4, dev)
+		p := testForwarder(mn).newRxPath(&sock{}, Kind6in4, dev, false)
 		rxFill(p, 0, outerOf(t, ha, inner), nil, nil)
 		// A forged one: right inner, outer from someone else.
 		forged := outerOf(t, ha, inner)
@@ -412,7 +412,7 @@ func TestRxPath(t *testing.T) {
 	t.Run("ipv6", func(t *testing.T) {
 		mn := mnFor(t, ep6())
 		dev := &fakeDev{}
-		p := testForwarder(mn).newRxPath(&sock{}, KindIPv6, dev)
+		p := testForwarder(mn).newRxPath(&sock{}, KindIPv6, dev, false)
 		from := func(a netip.Addr) func(*unix.RawSockaddrInet6) {
 			return func(sa *unix.RawSockaddrInet6) { sa.Family, sa.Addr = unix.AF_INET6, a.As16() }
 		}
@@ -448,7 +448,7 @@ func TestRxPath(t *testing.T) {
 		dev := &fakeDev{}
 		f := testForwarder(mn)
 		f.cfg.UDPPort = natPort
-		p := f.newRxPath(&sock{}, KindUDP4, dev)
+		p := f.newRxPath(&sock{}, KindUDP4, dev, false)
 		from := func(sa *unix.RawSockaddrInet6) {
 			s4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
 			s4.Family, s4.Addr = unix.AF_INET, ha4.As4()
@@ -520,7 +520,7 @@ func TestForwarderPathsZeroAllocs(t *testing.T) {
 		mn := mnFor(t, ep)
 		f := testForwarder(mn)
 		f.cfg.UDPPort = ep.RemotePort
-		p := f.newRxPath(&sock{}, ep.Kind, &fakeDev{noCopy: true})
+		p := f.newRxPath(&sock{}, ep.Kind, &fakeDev{noCopy: true}, false)
 		outer := outerOf(t, ha, inner)
 		var o rawOuter
 		payload, _ := parseOuterRaw(&o, outer)
@@ -641,7 +641,7 @@ func BenchmarkRxBatch(b *testing.B) {
 			f := testForwarder(mn)
 			f.cfg.BatchSize = 64
 			f.cfg.UDPPort = ep.RemotePort
-			p := f.newRxPath(&sock{}, ep.Kind, &fakeDev{noCopy: true})
+			p := f.newRxPath(&sock{}, ep.Kind, &fakeDev{noCopy: true}, false)
 			var o rawOuter
 			outer := encapTB(b, ha, inner)
 			payload, _ := parseOuterRaw(&o, outer)

@@ -40,15 +40,17 @@ func main() {
 		batch   = flag.Int("batch", 0, "batch size (0: default)")
 		hdrIncl = flag.Bool("hdrincl", false, "ipv6, 6in4: write the outer header ourselves (IP_HDRINCL)")
 		errSrc  = flag.String("error-source", "", "source of ICMPv6 errors (empty: none sent)")
+		pktRX   = flag.Bool("packetrx", false, "ipv6, 6in4: receive large packets on packet sockets (ForwarderConfig.PacketReceive)")
+		pktTX   = flag.Bool("packettx", false, "ipv6, 6in4: send on a packet socket (ForwarderConfig.PacketSend)")
 	)
 	flag.Parse()
-	if err := run(*role, *kind, *hoa, *local, *remote, uint16(*lport), uint16(*rport), *name, *queues, *mtu, *pathMTU, *batch, *hdrIncl, *errSrc); err != nil {
+	if err := run(*role, *kind, *hoa, *local, *remote, uint16(*lport), uint16(*rport), *name, *queues, *mtu, *pathMTU, *batch, *hdrIncl, *pktRX, *pktTX, *errSrc); err != nil {
 		fmt.Fprintln(os.Stderr, "benchfwd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(role, kind, hoa, local, remote string, lport, rport uint16, name string, queues, mtu, pmtu, batch int, hdrIncl bool, errSrc string) error {
+func run(role, kind, hoa, local, remote string, lport, rport uint16, name string, queues, mtu, pmtu, batch int, hdrIncl, pktRX, pktTX bool, errSrc string) error {
 	cfg := tunnel.Config{}
 	switch role {
 	case "ha":
@@ -66,7 +68,7 @@ func run(role, kind, hoa, local, remote string, lport, rport uint16, name string
 		cfg.ErrorSource = a
 	}
 	ep := tunnel.Endpoint{PathMTU: pmtu}
-	fc := tunnel.ForwarderConfig{Name: name, Queues: queues, MTU: mtu, BatchSize: batch, HeaderIncluded: hdrIncl}
+	fc := tunnel.ForwarderConfig{Name: name, Queues: queues, MTU: mtu, BatchSize: batch, HeaderIncluded: hdrIncl, PacketReceive: pktRX, PacketSend: pktTX}
 	switch kind {
 	case "ipv6":
 		ep.Kind, fc.IPv6 = tunnel.KindIPv6, true
