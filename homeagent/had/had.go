@@ -220,7 +220,12 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	v4 := cfg.IPv4 != nil
 	fc := tunnel.ForwarderConfig{
 		Name: o.TunName, IPv6: true, IPv4: v4, UDP: v4,
-		OnError: func(err error) { d.log.Error("tunnel forwarder stopped", zap.Error(err)) },
+		// Interfaces that do GRO (physical NICs by default) merge
+		// tunnelled TCP into super-packets the raw sockets cannot pass
+		// on: large packets come from packet sockets instead
+		// (tunnel.ForwarderConfig.PacketReceive).
+		PacketReceive: true,
+		OnError:       func(err error) { d.log.Error("tunnel forwarder stopped", zap.Error(err)) },
 	}
 	if v4 {
 		// Binding Updates over IPv4 arrive on the forwarder's sockets

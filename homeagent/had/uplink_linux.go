@@ -136,7 +136,7 @@ func (d *Daemon) openUplink() error {
 	}
 	u.table = u.tun.Table()
 	if u.fwd, err = tunnel.NewForwarder(u.tun, tunnel.ForwarderConfig{
-		Name: cfg.Interface, MTU: cfg.MTU, IPv4: true,
+		Name: cfg.Interface, MTU: cfg.MTU, IPv4: true, PacketReceive: true,
 		OnError: func(err error) {
 			d.log.Error("uplink forwarder stopped", zap.Error(err), daemon.Iface(cfg.Interface))
 		},

@@ -123,10 +123,12 @@ func (r *engine) dsmipInit(cfg *conf.MN) {
 // Mobility Headers to the home address taken off those sockets.
 func (r *engine) forwarderConfig(cfg *conf.MN) tunnel.ForwarderConfig {
 	fc := tunnel.ForwarderConfig{
-		Name:    cfg.TunnelInterface,
-		IPv6:    true,
-		Queues:  1,
-		OnError: func(err error) { r.log.Error("tunnel forwarder stopped", zap.Error(err)) },
+		Name:   cfg.TunnelInterface,
+		IPv6:   true,
+		Queues: 1,
+		// See had: GRO on the access interface.
+		PacketReceive: true,
+		OnError:       func(err error) { r.log.Error("tunnel forwarder stopped", zap.Error(err)) },
 	}
 	if r.ds.enabled {
 		fc.IPv4, fc.UDP = true, true
