@@ -9,7 +9,7 @@
 //     filter for Mobility Headers to this home agent's address (the kernel,
 //     without CONFIG_IPV6_MIP6, would answer them with a Parameter Problem
 //     and drop them; the packet socket sees them first, and an nftables
-//     table, inet gomip6_had, drops them at prerouting so that no
+//     table, inet gomip6_had, drops them at the input hook so that no
 //     Parameter Problem goes out, not even towards the forged source of a
 //     flood; without nft had runs on and warns).
 //   - Binding Acknowledgements and Binding Refresh Requests: built whole with

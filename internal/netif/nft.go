@@ -15,9 +15,13 @@ import (
 // daemon's AF_PACKET socket has already taken the packet. Those answers
 // are noise at best and, for forged packets, reflection towards whatever
 // source the forger wrote. A daemon stops them with an nftables table of
-// its own that drops such packets at prerouting (priority -300, before
-// conntrack): packet sockets see a frame before netfilter does, so the
-// daemon's capture is not affected.
+// its own that drops such packets at the input hook, after routing and
+// before the IPv6 input path that would answer them: the daemon's packet
+// socket has seen them by then. Not at prerouting: with br_netfilter
+// (bridge-nf-call-ip6tables), prerouting runs for frames on a bridge's
+// ports, before the bridge device's packet taps, and a home agent on a
+// bridged home link (br0, the usual home router) would lose the Binding
+// Updates sent from the home link.
 
 // NFT runs nft with script on standard input, in the network namespace of
 // the calling thread, for at most 10 s.
@@ -33,7 +37,7 @@ func NFT(script string) error {
 }
 
 // MobilityDropRules returns an nftables table (family inet, named table)
-// that drops, at prerouting, packets to any of addrs that carry a Mobility
+// that drops, at input, packets to any of addrs that carry a Mobility
 // Header (after any extension headers: meta l4proto) or whose first
 // extension header is a Destination Options header with the Home Address
 // option at offset 6, its place in every implementation (octet 40+2+4:
@@ -46,7 +50,7 @@ func MobilityDropRules(table string, addrs []netip.Addr) string {
 	set := "{ " + strings.Join(as, ", ") + " }"
 	return fmt.Sprintf(`table inet %[1]s {
 	chain prerouting {
-		type filter hook prerouting priority -300; policy accept;
+		type filter hook input priority -300; policy accept;
 		ip6 daddr %[2]s meta l4proto 135 drop
 		ip6 daddr %[2]s ip6 nexthdr 60 @nh,368,8 201 drop
 	}
