@@ -23,6 +23,7 @@ import (
 	"github.com/gomip6/gomip6/correspondent"
 	"github.com/gomip6/gomip6/internal/control"
 	"github.com/gomip6/gomip6/internal/daemon"
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/internal/rodata"
 	"github.com/gomip6/gomip6/mip6"
@@ -192,7 +193,7 @@ func New(cfg *conf.CN, o Options) (d *Daemon, err error) {
 	for range cap(d.free) {
 		d.free <- make([]byte, 4096)
 	}
-	if d.netns, err = os.Open("/proc/thread-self/ns/net"); err != nil {
+	if d.netns, err = netif.CurrentNetns(); err != nil {
 		return d, fmt.Errorf("network namespace: %w", err)
 	}
 	if d.nl, err = netlink.NewHandle(); err != nil {
@@ -771,7 +772,7 @@ func (d *Daemon) closeAll() {
 		errs = append(errs, flushRoutes(d.nl))
 	}
 	if d.nft {
-		errs = append(errs, inNetns(d.netns, delFirewall))
+		errs = append(errs, netif.InNetns(d.netns, delFirewall))
 	}
 	if d.tun != nil {
 		errs = append(errs, d.tun.Close())

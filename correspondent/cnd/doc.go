@@ -33,8 +33,9 @@
 //     raw ICMPv6 socket and passed on through the tun device as the Packet
 //     Too Big the local socket needs (24 octets smaller, about the packet
 //     it sent), so its next packets fit (RFC 8201).
-//   - Netfilter: an nftables table NFTable that drops, before the kernel
-//     sees them, Mobility Headers and packets with a Home Address option
+//   - Netfilter: an nftables table NFTable (internal/netif.MobilityDropRules,
+//     at the input hook: after the packet taps even on a bridge) that
+//     drops, before the kernel's IPv6 input path sees them, Mobility Headers and packets with a Home Address option
 //     sent to the node's addresses. The packet socket has already copied
 //     them; without the rule the kernel would answer each with an ICMPv6
 //     Parameter Problem, which tells a mobile node (§11.3.6) that this

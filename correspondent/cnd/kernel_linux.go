@@ -1,21 +1,16 @@
 package cnd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"runtime"
-	"strings"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/rodata"
 	"github.com/gomip6/gomip6/mip6"
 )
@@ -104,80 +99,13 @@ func (d *Daemon) sendSignal(pkt []byte) error {
 	return unix.Sendto(d.sigx, pkt, 0, sa)
 }
 
-// The nftables rules: a table of our own, dropping at prerouting, before
-// the IPv6 input path, Mobility Headers (after any extension headers:
-// meta l4proto) and packets whose first header is a Destination Options
-// header with the Home Address option at offset 6 (the 8n+6 place every
-// implementation uses, see rawsock.IPv6Filter), to our addresses.
-func (d *Daemon) firewallRules() string {
-	var as []string
-	for _, a := range d.addrs {
-		as = append(as, a.String())
-	}
-	set := "{ " + strings.Join(as, ", ") + " }"
-	return fmt.Sprintf(`table inet %[1]s {
-	chain prerouting {
-		type filter hook prerouting priority -300; policy accept;
-		ip6 daddr %[2]s meta l4proto 135 drop
-		ip6 daddr %[2]s ip6 nexthdr 60 @nh,368,8 201 drop
-	}
-}
-`, NFTable, set)
-}
-
+// addFirewall installs NFTable (netif.MobilityDropRules) for our
+// addresses, replacing a leftover of a crashed run.
 func (d *Daemon) addFirewall() error {
-	_ = delFirewall() // a leftover of a crashed run
-	return nft(d.firewallRules())
+	return netif.AddNFTable("inet", NFTable, netif.MobilityDropRules(NFTable, d.addrs))
 }
 
-func delFirewall() error {
-	return nft(fmt.Sprintf("delete table inet %s\n", NFTable))
-}
-
-func nft(script string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("nft: %w: %s", err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
-// inNetns runs f on a thread in the network namespace ns (the one New
-// ran in), so that the commands it starts act there even when Run was
-// called from a goroutine of another namespace (tests start the daemon
-// inside a lab namespace; its goroutines run in the root one). A thread
-// that cannot be switched back is discarded.
-func inNetns(ns *os.File, f func() error) error {
-	if ns == nil {
-		return f()
-	}
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		cur, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		defer cur.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			done <- err
-			return
-		}
-		err = f()
-		if unix.Setns(int(cur.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- err
-	}()
-	return <-done
-}
+func delFirewall() error { return netif.DeleteNFTable("inet", NFTable) }
 
 // Cleanup removes what a cnd that was killed left behind in the calling
 // thread's network namespace: the tun device (its routes go with it),

@@ -325,9 +325,7 @@
 // omits it is not remembered), and probes on IPv6 links only. Route
 // optimization over an IPv4 care-of address (none in RFC 5555); a short
 // flow may end before a sample of it is seen, and is never optimized.
-// -cleanup does not remove the nftables table RONFTable a crashed run
-// with route optimization left (harmless: it drops only what the kernel
-// would drop). Neighbour unreachability detection of the default router
+// Neighbour unreachability detection of the default router
 // beyond the kernel's own. A reload does not change the log level (the
 // logger is the caller's).
 package mnd

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gomip6/gomip6/conf"
 	"github.com/gomip6/gomip6/internal/control"
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/ra"
@@ -401,6 +402,11 @@ func Cleanup(cfg *conf.MN, w io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(w, "mnd: removed route %v table %d\n", rt.Dst, rt.Table)
+		n++
+	}
+	// Route optimization's table (ro_linux.go); its absence is no error.
+	if netif.DeleteNFTable("ip6", RONFTable) == nil {
+		fmt.Fprintf(w, "mnd: removed the nftables table ip6 %s\n", RONFTable)
 		n++
 	}
 	for _, name := range cfg.Interfaces {

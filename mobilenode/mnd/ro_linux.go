@@ -1,14 +1,11 @@
 package mnd
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 
 	"github.com/gomip6/gomip6/conf"
 	"github.com/gomip6/gomip6/internal/daemon"
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/internal/rodata"
 	"github.com/gomip6/gomip6/mip6"
@@ -49,8 +47,8 @@ const (
 	// Home Address option in front, and for the tunnel's outer header
 	// when the packet has to go back through the home tunnel.
 	roHeadroom = tunnel.Headroom
-	// RONFTable is the nftables table (family ip6) that drops, at
-	// prerouting, what carries a type 2 routing header with Segments
+	// RONFTable is the nftables table (family ip6) that drops, at the
+	// input hook (after the packet taps, even on a bridge), what carries a type 2 routing header with Segments
 	// Left 1: the packet sockets have copied it already, and the kernel,
 	// without Mobile IPv6, would answer each with a Parameter Problem
 	// to the correspondent (or home agent) that sent it.
@@ -305,25 +303,16 @@ func (r *engine) roInit(cfg *conf.MN) error {
 // roFirewall installs (add) or removes RONFTable. It runs nft, which
 // inherits the network namespace of the calling thread: the loop's.
 func roFirewall(add bool) error {
-	script := fmt.Sprintf("delete table ip6 %s\n", RONFTable)
-	if add {
-		_ = roFirewall(false) // a leftover of a crashed run
-		script = fmt.Sprintf(`table ip6 %s {
-	chain prerouting {
-		type filter hook prerouting priority -300; policy accept;
+	if !add {
+		return netif.DeleteNFTable("ip6", RONFTable)
+	}
+	return netif.AddNFTable("ip6", RONFTable, fmt.Sprintf(`table ip6 %s {
+	chain input {
+		type filter hook input priority -300; policy accept;
 		rt type 2 rt seg-left 1 drop
 	}
 }
-`, RONFTable)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("nft: %w: %s", err, strings.TrimSpace(string(out)))
-	}
-	return nil
+`, RONFTable))
 }
 
 // roReload applies a new policy: correspondents no longer allowed are
