@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 
+	"github.com/gomip6/gomip6/internal/nexthop"
 	"github.com/gomip6/gomip6/mip6"
 )
 
@@ -619,8 +620,8 @@ type txPath struct {
 	// PacketSend: the packet socket's batch, the next hops by tunnel
 	// end point, the one in use, and the batch's time for their age.
 	pkt *sender
-	l2  map[l2Key]l2dst
-	cur l2dst
+	l2  *nexthop.Cache[l2Key]
+	cur nexthop.Entry
 	now int64
 
 	replies [][]byte
@@ -639,7 +640,7 @@ func (f *Forwarder) newTxPath(d tun.Device) *txPath {
 	q.udp = newSender(f.udp, n, n)
 	if f.ptx != nil {
 		q.pkt = newSender(f.ptx.sock, n, n)
-		q.l2 = make(map[l2Key]l2dst)
+		q.l2 = nexthop.NewCache[l2Key](l2Max)
 	}
 	return q
 }

@@ -26,7 +26,7 @@ func TestPacketSendLab(t *testing.T) {
 			})
 			// The first packets went through the raw sockets, which had
 			// the kernel resolve the neighbours; the next hops are looked
-			// up again l2Retry later. Ping until both ends send on the
+			// up again nexthop.Retry later. Ping until both ends send on the
 			// packet sockets.
 			deadline := time.Now().Add(5 * time.Second)
 			for l.haF.Stats().PacketSent == 0 || l.mnF.Stats().PacketSent == 0 {

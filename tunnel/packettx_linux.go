@@ -4,12 +4,11 @@ package tunnel
 
 import (
 	"fmt"
-	"net"
-	"sync"
+	"net/netip"
 	"time"
 	"unsafe"
 
-	"github.com/vishvananda/netlink"
+	"github.com/gomip6/gomip6/internal/nexthop"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,37 +39,20 @@ import (
 // with scripts/bench-tunnel.sh, interleaved with the raw sockets: TCP
 // through IPv6 in IPv6 and 6in4 25-50% faster.
 
-// l2Refresh is how long a next-hop lookup is trusted; l2Retry how long
-// one that found nothing usable is (the first packets to a new end point
-// go through the raw sockets, whose sends make the kernel resolve it).
-const (
-	l2Refresh = time.Second
-	l2Retry   = 100 * time.Millisecond
-)
-
-// l2Max bounds a tx queue's next-hop cache; it is emptied when full.
+// l2Max bounds a tx queue's next-hop cache (internal/nexthop).
 const l2Max = 4096
-
-// l2dst is a tunnel end point's next hop on a packet socket.
-type l2dst struct {
-	ifindex int32
-	mac     [6]byte
-	ok      bool  // a usable neighbour entry: send on the packet socket
-	checked int64 // when it was looked up (Forwarder.clock)
-}
 
 // packetTX is the Forwarder's PacketSend state.
 type packetTX struct {
 	sock  *sock
-	mu    sync.Mutex // serializes netlink requests
-	nl    *netlink.Handle
+	res   *nexthop.Resolver
 	epoch time.Time
 }
 
-// openPacketTX opens the packet socket and the netlink handle, in the
+// openPacketTX opens the packet socket and the next-hop resolver, in the
 // calling thread's network namespace, where they stay.
 func (f *Forwarder) openPacketTX() error {
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	res, err := nexthop.NewResolver()
 	if err != nil {
 		return fmt.Errorf("tunnel: netlink: %w", err)
 	}
@@ -80,90 +62,42 @@ func (f *Forwarder) openPacketTX() error {
 		return sockopts(fd, [3]int{unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1})
 	})
 	if err != nil {
-		h.Close()
+		res.Close()
 		return err
 	}
 	f.socks = append(f.socks, s)
-	f.ptx = &packetTX{sock: s, nl: h, epoch: time.Now()}
+	f.ptx = &packetTX{sock: s, res: res, epoch: time.Now()}
 	return nil
 }
 
-// close releases the netlink handle.
+// close releases the resolver.
 func (p *packetTX) close() {
-	if p != nil {
-		p.mu.Lock()
-		p.nl.Close()
-		p.mu.Unlock()
+	if p != nil && p.res != nil {
+		p.res.Close()
 	}
 }
 
 // clock is the monotonic time packetTX caches are stamped with.
 func (p *packetTX) clock() int64 { return int64(time.Since(p.epoch)) }
 
-// resolve looks up remote's next hop from local: the route (policy
-// routing included, by source address) and, on an Ethernet interface, a
-// neighbour entry in a state the kernel itself would send on without
-// asking first.
-func (p *packetTX) resolve(local, remote *[16]byte) l2dst {
-	dst, src := net.IP(append([]byte(nil), remote[:]...)), net.IP(append([]byte(nil), local[:]...))
-	if d4 := dst.To4(); d4 != nil {
-		dst, src = d4, src.To4()
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	routes, err := p.nl.RouteGetWithOptions(dst, &netlink.RouteGetOptions{SrcAddr: src})
-	if err != nil || len(routes) == 0 || routes[0].Type != unix.RTN_UNICAST || routes[0].LinkIndex <= 0 {
-		return l2dst{}
-	}
-	r := routes[0]
-	link, err := p.nl.LinkByIndex(r.LinkIndex)
-	if err != nil || link.Attrs().EncapType != "ether" {
-		return l2dst{}
-	}
-	nh := r.Gw
-	if nh == nil {
-		nh = dst
-	}
-	family := netlink.FAMILY_V6
-	if nh.To4() != nil {
-		family = netlink.FAMILY_V4
-	}
-	neighs, err := p.nl.NeighList(r.LinkIndex, family)
-	if err != nil {
-		return l2dst{}
-	}
-	const usable = unix.NUD_REACHABLE | unix.NUD_PERMANENT | unix.NUD_NOARP | unix.NUD_DELAY | unix.NUD_PROBE
-	for _, n := range neighs {
-		if n.IP.Equal(nh) && len(n.HardwareAddr) == 6 && n.State&usable != 0 {
-			d := l2dst{ifindex: int32(r.LinkIndex), ok: true}
-			copy(d.mac[:], n.HardwareAddr)
-			return d
-		}
-	}
-	return l2dst{}
-}
-
 // l2Key is a next-hop cache key: the tunnel's remote and local end
 // points (the source can select the route: policy routing).
 type l2Key [32]byte
 
 // l2For returns b's next hop on the packet socket, or nil when the packet
-// must take the raw sockets. It looks the next hop up again after
-// l2Refresh, or l2Retry if it found none (q.now is the batch's time).
-func (q *txPath) l2For(b *Binding) *l2dst {
+// must take the raw sockets. It looks the next hop up again when the
+// cached one is stale (nexthop.Refresh, or Retry if none was usable;
+// q.now is the batch's time).
+func (q *txPath) l2For(b *Binding) *nexthop.Entry {
 	var k l2Key
 	copy(k[:16], b.remote[:])
 	copy(k[16:], b.local[:])
-	e, found := q.l2[k]
-	if !found || q.now-e.checked > int64(l2Refresh) || !e.ok && q.now-e.checked > int64(l2Retry) {
-		e = q.f.ptx.resolve(&b.local, &b.remote)
-		e.checked = q.now
-		if len(q.l2) >= l2Max {
-			clear(q.l2)
-		}
-		q.l2[k] = e
+	e, fresh := q.l2.Lookup(k, q.now)
+	if !fresh {
+		e = q.f.ptx.res.Resolve(netip.AddrFrom16(b.remote), netip.AddrFrom16(b.local), 0)
+		q.l2.Store(k, q.now, e)
 	}
-	if !e.ok {
+	if !e.OK {
 		return nil
 	}
 	q.cur = e
@@ -173,7 +107,7 @@ func (q *txPath) l2For(b *Binding) *l2dst {
 // sendPacket encapsulates for b (Encap: outer header ours) and queues the
 // result on the packet socket to next hop d, or on the usual socket when
 // the packet must be allowed to fragment.
-func (q *txPath) sendPacket(buf []byte, off int, b *Binding, d *l2dst) {
+func (q *txPath) sendPacket(buf []byte, off int, b *Binding, d *nexthop.Entry) {
 	pkt, v := q.f.t.Encap(buf, off, b)
 	switch {
 	case v.Action == ActionSend:
@@ -184,8 +118,8 @@ func (q *txPath) sendPacket(buf []byte, off int, b *Binding, d *l2dst) {
 			proto = unix.ETH_P_IP
 		}
 		sa := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&s.m.names[i]))
-		*sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(proto), Ifindex: d.ifindex, Halen: 6}
-		copy(sa.Addr[:], d.mac[:])
+		*sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(proto), Ifindex: d.Ifindex, Halen: 6}
+		copy(sa.Addr[:], d.MAC[:])
 		s.m.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
 	case v.Action == ActionSendFragmentable && b.kind == KindIPv6:
 		// IPv6 routers do not fragment: the kernel must, at the source

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/gomip6/gomip6/internal/nexthop"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
@@ -23,7 +24,7 @@ func packetSendForwarder(t testing.TB, tn *Tunnel) (*Forwarder, *txPath) {
 		r, l := ep.Remote.As16(), ep.Local.As16()
 		copy(k[:16], r[:])
 		copy(k[16:], l[:])
-		q.l2[k] = l2dst{ifindex: 7, mac: [6]byte{2, 0, 0, 0, 0, 9}, ok: true}
+		q.l2.Store(k, f.ptx.clock(), nexthop.Entry{Ifindex: 7, MAC: [6]byte{2, 0, 0, 0, 0, 9}, OK: true})
 	}
 	return f, q
 }
@@ -67,9 +68,12 @@ func TestTxPathPacketSend(t *testing.T) {
 
 			// No usable next hop (looked up just now): the raw sockets.
 			q.pkt.m.reset()
-			for k, e := range q.l2 {
-				e.ok = false
-				q.l2[k] = e
+			for _, ep := range []Endpoint{ep6(), ep4()} {
+				var k l2Key
+				r, l := ep.Remote.As16(), ep.Local.As16()
+				copy(k[:16], r[:])
+				copy(k[16:], l[:])
+				q.l2.Store(k, q.f.ptx.clock(), nexthop.Entry{})
 			}
 			q.handle(txPacket(q, 1, inner), Headroom)
 			if q.pkt.m.n != 0 || q.kern6.m.n+q.kern4.m.n != 1 {

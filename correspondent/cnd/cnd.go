@@ -533,7 +533,7 @@ func (d *Daemon) tunLoop() {
 			continue
 		}
 		for i := range n {
-			d.outbound(bufs[i], sizes[i])
+			d.outbound(d.tx, bufs[i], sizes[i])
 		}
 		d.flushOut()
 	}
@@ -553,8 +553,9 @@ func (d *Daemon) flushOut() {
 
 // outbound queues one packet the tun device gave, buf[headroom:
 // headroom+n], for the care-of address of its destination's binding, on
-// d.tx: it must stay untouched until flushOut. It allocates nothing.
-func (d *Daemon) outbound(buf []byte, n int) {
+// tx (the outbound loop's d.tx): it must stay untouched until tx is
+// flushed. It allocates nothing.
+func (d *Daemon) outbound(tx *rodata.Sender, buf []byte, n int) {
 	h := mip6.IPv6Header(buf[headroom : headroom+n])
 	if !h.IsValid() || h.Version() != 6 {
 		return // IPv4, or not a packet
@@ -571,7 +572,7 @@ func (d *Daemon) outbound(buf []byte, n int) {
 		return
 	}
 	// The first hop is the care-of address, the IPv6 destination.
-	d.tx.Add(out, r.CareOf, 0)
+	tx.Add(out, r.CareOf, 0)
 	r.Packets.Add(1)
 	d.c.outPackets.Add(1)
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/vishvananda/netlink"
+	"github.com/gomip6/gomip6/internal/nexthop"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,23 +18,15 @@ import (
 // hop"), source address selection, netfilter's OUTPUT and POSTROUTING,
 // the neighbour output and the qdisc. A packet socket (SOCK_DGRAM,
 // PACKET_QDISC_BYPASS) takes the packet with the next hop's link-layer
-// address and hands it to the driver. The Sender looks the next hop's
-// interface and Ethernet address up (netlink: route, neighbour, link) per
-// next hop, again after l2Refresh (l2Retry when none was usable), and
-// uses the packet socket while the neighbour entry is usable; otherwise
-// (no entry yet, STALE, INCOMPLETE, FAILED, not Ethernet) the packet goes
-// through the raw socket, whose sends also make the kernel resolve or
-// confirm the neighbour. What the packet socket skips is skipped for
-// good: netfilter's OUTPUT and POSTROUTING (the daemons' nftables rules
-// are at prerouting), tc egress, the route's path MTU (the interface's
-// MTU still applies: EMSGSIZE); the Packet Too Big a router sends about
-// a packet too big for the path still reaches the daemons' translators.
-const (
-	l2Refresh = time.Second
-	l2Retry   = 100 * time.Millisecond
-	// l2Max bounds the next-hop cache; it is emptied when full.
-	l2Max = 1024
-)
+// address (internal/nexthop) and hands it to the driver; while none is
+// usable the packet goes through the raw socket, whose sends make the
+// kernel resolve or confirm the neighbour. The daemons' nftables rules
+// are on the input side, which the packet socket does not skip; the
+// Packet Too Big a router sends about a packet too big for the path
+// still reaches the daemons' translators.
+
+// l2Max bounds the next-hop cache.
+const l2Max = 1024
 
 // l2Key is a next hop as Add is given it.
 type l2Key struct {
@@ -42,21 +34,13 @@ type l2Key struct {
 	zone uint32
 }
 
-// l2Dst is a next hop's link-layer destination.
-type l2Dst struct {
-	ifindex int32
-	mac     [6]byte
-	ok      bool // usable: send on the packet socket
-	checked time.Time
-}
-
 // l2Sender is the packet socket's side of a Sender.
 type l2Sender struct {
 	f     *os.File
 	rc    syscall.RawConn
-	nl    *netlink.Handle
-	cache map[l2Key]l2Dst
-	now   func() time.Time
+	res   *nexthop.Resolver
+	cache *nexthop.Cache[l2Key]
+	epoch time.Time
 
 	hdrs  [BatchSize]unix.Mmsghdr
 	iovs  [BatchSize]unix.Iovec
@@ -84,12 +68,12 @@ func newL2Sender() (*l2Sender, error) {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, SendBuffer) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, SendBuffer)
 	}
-	h, err := netlink.NewHandle()
+	res, err := nexthop.NewResolver()
 	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	s := &l2Sender{f: os.NewFile(uintptr(fd), "packet"), nl: h, cache: map[l2Key]l2Dst{}, now: time.Now}
+	s := &l2Sender{f: os.NewFile(uintptr(fd), "packet"), res: res, cache: nexthop.NewCache[l2Key](l2Max), epoch: time.Now()}
 	if s.rc, err = s.f.SyscallConn(); err != nil {
 		s.close()
 		return nil, err
@@ -105,67 +89,24 @@ func newL2Sender() (*l2Sender, error) {
 }
 
 func (s *l2Sender) close() error {
-	s.nl.Close()
+	s.res.Close()
 	return s.f.Close()
 }
 
-// lookup returns the link-layer destination of the next hop, from the
-// cache or netlink.
-func (s *l2Sender) lookup(k l2Key) l2Dst {
-	now := s.now()
-	d, found := s.cache[k]
-	if found {
-		age := now.Sub(d.checked)
-		if (d.ok && age < l2Refresh) || (!d.ok && age < l2Retry) {
-			return d
-		}
+// lookup returns the link-layer destination of the next hop: cached, or
+// asked of the kernel when stale.
+func (s *l2Sender) lookup(k l2Key) nexthop.Entry {
+	now := int64(time.Since(s.epoch))
+	e, fresh := s.cache.Lookup(k, now)
+	if !fresh {
+		e = s.res.Resolve(k.addr, netip.Addr{}, int(k.zone))
+		s.cache.Store(k, now, e)
 	}
-	d = s.resolve(k)
-	d.checked = now
-	if !found && len(s.cache) >= l2Max {
-		clear(s.cache)
-	}
-	s.cache[k] = d
-	return d
-}
-
-// resolve asks the kernel: the route to the next hop (unless a zone
-// names its link), the neighbour entry of the gateway or the next hop
-// itself, and whether the link is Ethernet.
-func (s *l2Sender) resolve(k l2Key) l2Dst {
-	var d l2Dst
-	ifindex, nh := int(k.zone), k.addr
-	if ifindex == 0 {
-		rs, err := s.nl.RouteGet(k.addr.AsSlice())
-		if err != nil || len(rs) == 0 || rs[0].Type != unix.RTN_UNICAST {
-			return d
-		}
-		ifindex = rs[0].LinkIndex
-		if gw, ok := netip.AddrFromSlice(rs[0].Gw); ok && rs[0].Gw != nil {
-			nh = gw.Unmap()
-		}
-	}
-	l, err := s.nl.LinkByIndex(ifindex)
-	if err != nil || l.Attrs().EncapType != "ether" || len(l.Attrs().HardwareAddr) != 6 {
-		return d
-	}
-	ns, err := s.nl.NeighList(ifindex, netlink.FAMILY_V6)
-	if err != nil {
-		return d
-	}
-	const usable = netlink.NUD_REACHABLE | netlink.NUD_PERMANENT | netlink.NUD_DELAY | netlink.NUD_PROBE
-	for _, n := range ns {
-		if a, ok := netip.AddrFromSlice(n.IP); ok && a == nh && n.State&usable != 0 && len(n.HardwareAddr) == 6 {
-			d.ifindex, d.ok = int32(ifindex), true
-			copy(d.mac[:], n.HardwareAddr)
-			break
-		}
-	}
-	return d
+	return e
 }
 
 // add queues pkt for the next hop d.
-func (s *l2Sender) add(pkt []byte, d l2Dst) {
+func (s *l2Sender) add(pkt []byte, d nexthop.Entry) {
 	if s.n == BatchSize {
 		s.flush()
 	}
@@ -175,9 +116,9 @@ func (s *l2Sender) add(pkt []byte, d l2Dst) {
 	s.iovs[i].SetLen(len(pkt))
 	s.names[i] = unix.RawSockaddrLinklayer{
 		Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IPV6),
-		Ifindex: d.ifindex, Halen: 6,
+		Ifindex: d.Ifindex, Halen: 6,
 	}
-	copy(s.names[i].Addr[:], d.mac[:])
+	copy(s.names[i].Addr[:], d.MAC[:])
 }
 
 // flush sends the batch, as Sender.flush.

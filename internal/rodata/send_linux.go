@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"syscall"
 	"unsafe"
 
@@ -28,14 +27,13 @@ const SendBuffer = 4 << 20
 // interface's on the packet socket) fails alone (EMSGSIZE) and the rest
 // of the batch goes on.
 //
-// Add and Flush are safe for concurrent use (a Flush sends what anyone
-// queued); neither allocates, but for the next-hop lookups (netlink, at
-// most every 100 ms per next hop).
+// A Sender belongs to one goroutine (a data path's loop): it is not safe
+// for concurrent use. Neither Add nor Flush allocates, but for the
+// next-hop lookups (netlink, at most every 100 ms per next hop).
 type Sender struct {
 	c  net.PacketConn
 	rc syscall.RawConn
 
-	mu sync.Mutex // guards what follows
 	// l2 sends the packets whose next hop's Ethernet address is known
 	// (see l2_linux.go); nil if its sockets could not be opened.
 	l2 *l2Sender
@@ -98,15 +96,13 @@ func NewSender() (*Sender, error) {
 // pkt must stay untouched until Flush. A zero-length pkt or a nextHop
 // that is not IPv6 counts as failed at the next Flush.
 func (s *Sender) Add(pkt []byte, nextHop netip.Addr, zone uint32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if len(pkt) == 0 || !nextHop.Is6() {
 		s.failed++
 		s.lastErr = unix.EINVAL
 		return
 	}
 	if s.l2 != nil {
-		if d := s.l2.lookup(l2Key{nextHop, zone}); d.ok {
+		if d := s.l2.lookup(l2Key{nextHop, zone}); d.OK {
 			s.l2.add(pkt, d)
 			return
 		}
@@ -123,8 +119,6 @@ func (s *Sender) Add(pkt []byte, nextHop netip.Addr, zone uint32) {
 
 // Len is the number of packets queued.
 func (s *Sender) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.l2 != nil {
 		return s.n + s.l2.n
 	}
@@ -136,8 +130,6 @@ func (s *Sender) Len() int {
 // itself), with the error of the last failure. It returns an error
 // wrapping net.ErrClosed when the socket is closed.
 func (s *Sender) Flush() (sent, failed int, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	cerr := s.flush()
 	sent, failed = s.sent, s.failed
 	if s.lastErr != 0 {
