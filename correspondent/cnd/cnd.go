@@ -410,14 +410,9 @@ func (d *Daemon) readLoop() {
 		}
 		n, err := d.rx.ReadBatch(ms)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
 			d.c.rxErrors.Add(1)
-			select {
-			case <-d.closing:
+			if netif.ReadStop(err, d.closing) {
 				return
-			case <-time.After(10 * time.Millisecond):
 			}
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/ra"
 )
@@ -83,7 +84,7 @@ func (d *Daemon) dhaadLoop() {
 	for {
 		n, cm, peer, err := d.dhaad.p.ReadFrom(b)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if netif.ReadStop(err, d.closing) {
 				return
 			}
 			continue

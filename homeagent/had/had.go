@@ -24,6 +24,7 @@ import (
 	"github.com/gomip6/gomip6/internal/control"
 	"github.com/gomip6/gomip6/internal/daemon"
 	"github.com/gomip6/gomip6/internal/ndproxy"
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/ra"
@@ -427,14 +428,9 @@ func (d *Daemon) readLoop() {
 	for {
 		n, err := d.rx.ReadBatch(ms)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
 			d.c.rxErrors.Add(1)
-			select {
-			case <-d.closing:
+			if netif.ReadStop(err, d.closing) {
 				return
-			case <-time.After(10 * time.Millisecond): // no busy loop on a persistent error
 			}
 			continue
 		}

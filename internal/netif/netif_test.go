@@ -1,10 +1,15 @@
 package netif
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"testing/synctest"
+	"time"
 )
 
 // The loopback interface has ::1 but no link-local address: LinkLocal must
@@ -31,4 +36,26 @@ func TestMobilityDropRules(t *testing.T) {
 			t.Errorf("rules lack %q:\n%s", want, got)
 		}
 	}
+}
+
+func TestReadStop(t *testing.T) {
+	open := make(chan struct{})
+	closed := make(chan struct{})
+	close(closed)
+	if !ReadStop(net.ErrClosed, open) || !ReadStop(fmt.Errorf("read: %w", os.ErrClosed), open) {
+		t.Error("a closed socket does not stop the reader")
+	}
+	if !ReadStop(syscall.ENOBUFS, closed) {
+		t.Error("done closed does not stop the reader")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		open := make(chan struct{}) // of the bubble, so that its clock runs
+		start := time.Now()
+		if ReadStop(syscall.ENOBUFS, open) {
+			t.Error("a transient error stops the reader")
+		}
+		if d := time.Since(start); d != ReadRetryDelay {
+			t.Errorf("waited %v, want %v", d, ReadRetryDelay)
+		}
+	})
 }

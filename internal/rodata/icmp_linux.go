@@ -1,12 +1,11 @@
 package rodata
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"time"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,13 +53,8 @@ func ReadPacketTooBig(c *net.IPConn, done <-chan struct{}, f func(icmp []byte, f
 	for {
 		n, from, err := c.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if netif.ReadStop(err, done) {
 				return
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(10 * time.Millisecond):
 			}
 			continue
 		}

@@ -1,7 +1,6 @@
 package mnd
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gomip6/gomip6/internal/daemon"
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/mip6"
 )
 
@@ -126,15 +126,10 @@ func readNA(c *packet.Conn, name string, done <-chan struct{}, ch chan<- naMsg) 
 	for {
 		n, from, err := c.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if netif.ReadStop(err, done) {
 				return
 			}
-			select {
-			case <-done:
-				return
-			default:
-				continue
-			}
+			continue
 		}
 		pa, ok := from.(*packet.Addr)
 		if !ok || len(pa.HardwareAddr) == 0 {

@@ -202,15 +202,10 @@ func (c *icmpConn) readLoop(done <-chan struct{}, raCh chan<- raMsg, ppCh chan<-
 	for {
 		n, cm, from, err := c.p.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if netif.ReadStop(err, done) {
 				return
 			}
-			select {
-			case <-done:
-				return
-			default:
-				continue
-			}
+			continue
 		}
 		if n < 1 || cm == nil {
 			continue
@@ -300,15 +295,10 @@ func readMH(l *rawsock.Listener, name string, done <-chan struct{}, ch chan<- mh
 	for {
 		n, err := l.ReadBatch(ms)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if netif.ReadStop(err, done) {
 				return
 			}
-			select {
-			case <-done:
-				return
-			default:
-				continue
-			}
+			continue
 		}
 		for _, m := range ms[:n] {
 			p, ok := parseMH(m.Buf[:m.N])

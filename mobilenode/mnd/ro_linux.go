@@ -692,13 +692,8 @@ func (r *engine) roRH2Loop(l *rawsock.Listener, tun *rodata.Tun) {
 	for {
 		n, err := l.ReadBatch(ms)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+			if netif.ReadStop(err, r.done) {
 				return
-			}
-			select {
-			case <-r.done:
-				return
-			case <-time.After(10 * time.Millisecond):
 			}
 			continue
 		}
@@ -883,13 +878,8 @@ func roLearnLoop(l *rawsock.Listener, done <-chan struct{}, ch chan<- netip.Addr
 	for {
 		n, err := l.ReadBatch(ms)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if netif.ReadStop(err, done) {
 				return
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(10 * time.Millisecond):
 			}
 			continue
 		}
