@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"sync"
@@ -108,11 +107,8 @@ type Daemon struct {
 	tx   *rodata.Sender // data path (tunLoop's alone)
 	sigx int            // marked raw socket for signalling
 	icmp *net.IPConn    // Packet Too Big messages about our routed packets
-	ctl  net.Listener
-	http *http.Server
-	// metricsL and metricsHTTP serve /v1/metrics on control.metrics_listen.
-	metricsL    net.Listener
-	metricsHTTP *http.Server
+	// ctl serves the control API (and control.metrics_listen).
+	ctl *control.Endpoint
 
 	rxq     chan rxPacket
 	free    chan []byte
@@ -259,15 +255,8 @@ func New(cfg *conf.CN, o Options) (d *Daemon, err error) {
 	}
 
 	// Control.
-	if d.ctl, err = control.Listen(cfg.Control.Socket); err != nil {
+	if d.ctl, err = control.Open(cfg.Control.Socket, cfg.Control.MetricsListen, d.handler()); err != nil {
 		return d, err
-	}
-	d.http = control.NewServer(d.handler())
-	if a := cfg.Control.MetricsListen; a != "" {
-		if d.metricsL, err = net.Listen("tcp", a); err != nil {
-			return d, fmt.Errorf("control.metrics_listen: %w", err)
-		}
-		d.metricsHTTP = control.NewServer(d.metricsOnly())
 	}
 	return d, nil
 }
@@ -303,25 +292,11 @@ func (d *Daemon) TunName() string { return d.tunName }
 // Run serves until ctx is done, then removes everything New installed
 // and returns. It is called once.
 func (d *Daemon) Run(ctx context.Context, reload <-chan *conf.CN) error {
-	d.wg.Add(4)
+	d.wg.Add(3)
 	go d.readLoop()
 	go d.tunLoop()
 	go d.ptbLoop()
-	go func() {
-		defer d.wg.Done()
-		if err := d.http.Serve(d.ctl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("control socket", zap.Error(err))
-		}
-	}()
-	if d.metricsHTTP != nil {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			if err := d.metricsHTTP.Serve(d.metricsL); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				d.log.Error("metrics listener", zap.Error(err))
-			}
-		}()
-	}
+	d.ctl.Serve(func(what string, err error) { d.log.Error(what, zap.Error(err)) })
 	d.log.Info("correspondent node running", zap.Stringers("addresses", d.addrs), zap.String("tun", d.tunName),
 		zap.Bool("route_optimization", d.cfg.RouteOptimization))
 	d.loop(ctx, reload)
@@ -791,19 +766,8 @@ func (d *Daemon) closeAll() {
 		errs = append(errs, unix.Close(d.sigx))
 		d.sigx = -1
 	}
-	if d.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		errs = append(errs, d.http.Shutdown(ctx))
-		cancel()
-	} else if d.ctl != nil {
+	if d.ctl != nil {
 		errs = append(errs, d.ctl.Close())
-	}
-	if d.metricsHTTP != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		errs = append(errs, d.metricsHTTP.Shutdown(ctx))
-		cancel()
-	} else if d.metricsL != nil {
-		errs = append(errs, d.metricsL.Close())
 	}
 	if d.nl != nil {
 		d.nl.Close()

@@ -58,14 +58,6 @@ func (d *Daemon) handler() http.Handler {
 	return mux
 }
 
-// metricsOnly serves the optional TCP listener: metrics and nothing else.
-func (d *Daemon) metricsOnly() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/metrics", d.serveMetrics)
-	mux.HandleFunc("GET /metrics", d.serveMetrics)
-	return mux
-}
-
 func (d *Daemon) status() Status {
 	st := Status{Role: "cn", RouteOptimization: d.cfg.RouteOptimization, Tun: d.tunName, Bindings: d.bindings(),
 		Counters: d.counterMap()}

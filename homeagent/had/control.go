@@ -93,16 +93,6 @@ func (d *Daemon) handler() http.Handler {
 	return mux
 }
 
-// metricsOnly is the handler of the optional TCP listener: metrics and
-// nothing else (the status lists home and care-of addresses, which only
-// root on the socket may see).
-func (d *Daemon) metricsOnly() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/metrics", d.serveMetrics)
-	mux.HandleFunc("GET /metrics", d.serveMetrics)
-	return mux
-}
-
 func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
 	var n int

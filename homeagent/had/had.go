@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"reflect"
@@ -98,11 +97,8 @@ type Daemon struct {
 	ras    *ra.Sender
 	halist *ra.HAList
 	dhaad  *dhaad
-	ctl    net.Listener
-	http   *http.Server
-	// metricsL and metricsHTTP serve /v1/metrics on control.metrics_listen.
-	metricsL    net.Listener
-	metricsHTTP *http.Server
+	// ctl serves the control API (and control.metrics_listen).
+	ctl *control.Endpoint
 
 	rxq     chan rxPacket
 	sigq    chan sigPacket // DSMIPv6 signalling off the forwarder (dsmip.go)
@@ -322,15 +318,8 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	}
 
 	// Control.
-	if d.ctl, err = control.Listen(cfg.Control.Socket); err != nil {
+	if d.ctl, err = control.Open(cfg.Control.Socket, cfg.Control.MetricsListen, d.handler()); err != nil {
 		return d, err
-	}
-	d.http = control.NewServer(d.handler())
-	if a := cfg.Control.MetricsListen; a != "" {
-		if d.metricsL, err = net.Listen("tcp", a); err != nil {
-			return d, fmt.Errorf("control.metrics_listen: %w", err)
-		}
-		d.metricsHTTP = control.NewServer(d.metricsOnly())
 	}
 	return d, nil
 }
@@ -387,24 +376,10 @@ func (d *Daemon) restore() error {
 // this router leaves (a final RA). Run returns after that; it is called
 // once.
 func (d *Daemon) Run(ctx context.Context, reload <-chan *conf.HA) error {
-	d.wg.Add(3)
+	d.wg.Add(2)
 	go d.readLoop()
 	go d.dhaadLoop()
-	if d.metricsHTTP != nil {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			if err := d.metricsHTTP.Serve(d.metricsL); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				d.log.Error("metrics listener", zap.Error(err))
-			}
-		}()
-	}
-	go func() {
-		defer d.wg.Done()
-		if err := d.http.Serve(d.ctl); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("control socket", zap.Error(err))
-		}
-	}()
+	d.ctl.Serve(func(what string, err error) { d.log.Error(what, zap.Error(err)) })
 	d.log.Info("home agent running", daemon.HA(d.cfg.Home.Address), daemon.Iface(d.cfg.Home.Interface),
 		zap.String("prefix", d.cfg.Home.Prefix.String()), zap.Int("bindings", d.ha.Cache().Len()),
 		zap.String("tun", d.fwd.Name()))
@@ -848,19 +823,8 @@ func (d *Daemon) closeAll() {
 	if d.dhaad != nil {
 		errs = append(errs, d.dhaad.c.Close())
 	}
-	if d.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		errs = append(errs, d.http.Shutdown(ctx))
-		cancel()
-	} else if d.ctl != nil {
+	if d.ctl != nil {
 		errs = append(errs, d.ctl.Close())
-	}
-	if d.metricsHTTP != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		errs = append(errs, d.metricsHTTP.Shutdown(ctx))
-		cancel()
-	} else if d.metricsL != nil {
-		errs = append(errs, d.metricsL.Close())
 	}
 	errs = append(errs, d.delFirewall())
 	if d.nl != nil {

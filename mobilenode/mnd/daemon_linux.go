@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -261,11 +260,8 @@ type engine struct {
 	fwd    *tunnel.Forwarder
 	sender *rawsock.Sender
 	icmp   *icmpConn
-	ctl    net.Listener
-	srv    *http.Server
-
-	metricsLn  net.Listener
-	metricsSrv *http.Server
+	// ctl serves the control API (and control.metrics_listen).
+	ctl *control.Endpoint
 
 	reg *mobilenode.Registration
 	mov *mobilenode.Movement
@@ -386,32 +382,10 @@ func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 	if r.icmp, err = listenICMP(); err != nil {
 		return nil, fmt.Errorf("mnd: %w", err)
 	}
-	if cfg.Control.Socket != "" {
-		if r.ctl, err = control.Listen(cfg.Control.Socket); err != nil {
-			return nil, fmt.Errorf("mnd: %w", err)
-		}
-		r.srv = control.NewServer(d.handler())
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			_ = r.srv.Serve(r.ctl)
-		}()
+	if r.ctl, err = control.Open(cfg.Control.Socket, cfg.Control.MetricsListen, d.handler()); err != nil {
+		return nil, fmt.Errorf("mnd: %w", err)
 	}
-	if cfg.Control.MetricsListen != "" {
-		ml, err := net.Listen("tcp", cfg.Control.MetricsListen)
-		if err != nil {
-			return nil, fmt.Errorf("mnd: control.metrics_listen: %w", err)
-		}
-		r.metricsLn = ml
-		mux := http.NewServeMux()
-		mux.Handle("GET /v1/metrics", d.handler())
-		r.metricsSrv = control.NewServer(mux)
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			_ = r.metricsSrv.Serve(ml)
-		}()
-	}
+	r.ctl.Serve(nil)
 	errcb := func(err error) {
 		select {
 		case r.errCh <- err:
@@ -1142,17 +1116,8 @@ func (r *engine) teardown() {
 	if r.icmp != nil {
 		r.icmp.Close()
 	}
-	if r.srv != nil {
-		r.srv.Close()
-	}
 	if r.ctl != nil {
 		r.ctl.Close()
-	}
-	if r.metricsSrv != nil {
-		r.metricsSrv.Close()
-	}
-	if r.metricsLn != nil {
-		r.metricsLn.Close()
 	}
 	if r.sender != nil {
 		r.sender.Close()
