@@ -144,39 +144,17 @@ func (r DropReason) String() string {
 	return fmt.Sprintf("drop(%d)", uint8(r))
 }
 
-// Change is what happened to the binding cache.
-type Change uint8
+// Change is what happened to the binding cache (binding.Change).
+type Change = binding.Change
 
-// Changes.
+// Changes, as binding defines them.
 const (
-	// NoChange: the cache is as it was.
-	NoChange Change = iota
-	// Created: a new binding (install proxy ND, tunnel, gratuitous NA).
-	Created
-	// Refreshed: same care-of address, new lifetime.
-	Refreshed
-	// Moved: a new care-of address (re-point the tunnel).
-	Moved
-	// Deleted: de-registration (withdraw everything).
-	Deleted
+	NoChange  = binding.NoChange
+	Created   = binding.Created
+	Refreshed = binding.Refreshed
+	Moved     = binding.Moved
+	Deleted   = binding.Deleted
 )
-
-// String names the change.
-func (c Change) String() string {
-	switch c {
-	case NoChange:
-		return "none"
-	case Created:
-		return "created"
-	case Refreshed:
-		return "refreshed"
-	case Moved:
-		return "moved"
-	case Deleted:
-		return "deleted"
-	}
-	return fmt.Sprintf("change(%d)", uint8(c))
-}
 
 // Result is the outcome of a Binding Update.
 type Result struct {
