@@ -226,27 +226,14 @@ func InsertRoutingHeader2(buf []byte, off, n int, coa netip.Addr) ([]byte, error
 		return nil, ErrNoRoom
 	}
 	pkt := buf[off : off+n]
-	h := mip6.IPv6Header(pkt)
-	if !h.IsValid() || h.Version() != 6 {
-		return nil, ErrNotIPv6
-	}
-	end := mip6.IPv6HeaderLen + int(h.PayloadLength())
-	if end > n {
+	prev, ins, end, ok := mip6.InsertionPoint(pkt)
+	if !ok {
 		return nil, ErrNotIPv6
 	}
 	if end+mip6.RoutingHeader2Len-mip6.IPv6HeaderLen > 0xffff {
 		return nil, ErrNoRoom
 	}
-	prev, ins := 6, mip6.IPv6HeaderLen
-	if pkt[6] == mip6.ProtoHopByHop {
-		if ins+2 > end {
-			return nil, ErrNotIPv6
-		}
-		prev, ins = ins, ins+(int(pkt[ins+1])+1)*8
-		if ins > end {
-			return nil, ErrNotIPv6
-		}
-	}
+	h := mip6.IPv6Header(pkt)
 	if pkt[prev] == mip6.ProtoRouting {
 		return nil, ErrHasRoutingHeader
 	}

@@ -358,3 +358,33 @@ func findHomeAddressTLV(hdr []byte) (int, error) {
 	}
 	return found, nil
 }
+
+// InsertionPoint finds where a Mobile IPv6 extension header (a type 2
+// routing header, a Destination Options header with the Home Address
+// option) goes into the IPv6 packet pkt: right after the IPv6 header, or
+// after a Hop-by-Hop Options header, which must come first (RFC 8200
+// §4.1). at is that offset; prev the offset of the Next Header octet that
+// names what follows (6 in the IPv6 header, or the Hop-by-Hop header's
+// first octet); end is 40 + Payload Length. ok is false for anything that
+// is not an IPv6 packet whose payload and Hop-by-Hop header fit in pkt.
+func InsertionPoint(pkt []byte) (prev, at, end int, ok bool) {
+	h := IPv6Header(pkt)
+	if !h.IsValid() || h.Version() != 6 {
+		return 0, 0, 0, false
+	}
+	end = IPv6HeaderLen + int(h.PayloadLength())
+	if end > len(pkt) {
+		return 0, 0, 0, false
+	}
+	prev, at = 6, IPv6HeaderLen
+	if pkt[6] == ProtoHopByHop {
+		if at+2 > end {
+			return 0, 0, 0, false
+		}
+		prev, at = at, at+(int(pkt[at+1])+1)*8
+		if at > end {
+			return 0, 0, 0, false
+		}
+	}
+	return prev, at, end, true
+}

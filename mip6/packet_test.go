@@ -478,3 +478,32 @@ func TestViewsZeroAlloc(t *testing.T) {
 		t.Errorf("views allocate %v times per run", n)
 	}
 }
+
+func TestInsertionPoint(t *testing.T) {
+	src, dst := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+	udp := make([]byte, 8)
+	plain := AppendIPv6Header(nil, 8, ProtoUDP, 64, src, dst)
+	plain = append(plain, udp...)
+	hbh := AppendIPv6Header(nil, 16, ProtoHopByHop, 64, src, dst)
+	hbh = append(hbh, ProtoUDP, 0, 1, 4, 0, 0, 0, 0)
+	hbh = append(hbh, udp...)
+	for _, c := range []struct {
+		name          string
+		pkt           []byte
+		prev, at, end int
+		ok            bool
+	}{
+		{"plain", plain, 6, 40, 48, true},
+		{"hop-by-hop first", hbh, 40, 48, 56, true},
+		{"trailing octets kept out", append(append([]byte(nil), plain...), 0, 0), 6, 40, 48, true},
+		{"payload past the packet", plain[:47], 0, 0, 0, false},
+		{"hop-by-hop past the payload", func() []byte { b := append([]byte(nil), hbh...); b[41] = 9; return b }(), 0, 0, 0, false},
+		{"IPv4", func() []byte { b := append([]byte(nil), plain...); b[0] = 0x45; return b }(), 0, 0, 0, false},
+		{"short", plain[:30], 0, 0, 0, false},
+	} {
+		prev, at, end, ok := InsertionPoint(c.pkt)
+		if prev != c.prev || at != c.at || end != c.end || ok != c.ok {
+			t.Errorf("%s: %d %d %d %v, want %d %d %d %v", c.name, prev, at, end, ok, c.prev, c.at, c.end, c.ok)
+		}
+	}
+}

@@ -83,27 +83,14 @@ func InsertHomeAddress(buf []byte, off, n int, coa netip.Addr) ([]byte, error) {
 		return nil, ErrNoRoom
 	}
 	pkt := buf[off : off+n]
-	h := mip6.IPv6Header(pkt)
-	if !h.IsValid() || h.Version() != 6 {
-		return nil, ErrNotIPv6
-	}
-	end := mip6.IPv6HeaderLen + int(h.PayloadLength())
-	if end > n {
+	prev, at, end, ok := mip6.InsertionPoint(pkt)
+	if !ok {
 		return nil, ErrNotIPv6
 	}
 	if end-mip6.IPv6HeaderLen+ins > 0xffff {
 		return nil, ErrNoRoom
 	}
-	prev, at := 6, mip6.IPv6HeaderLen
-	if pkt[6] == mip6.ProtoHopByHop {
-		if at+2 > end {
-			return nil, ErrNotIPv6
-		}
-		prev, at = at, at+(int(pkt[at+1])+1)*8
-		if at > end {
-			return nil, ErrNotIPv6
-		}
-	}
+	h := mip6.IPv6Header(pkt)
 	if next := pkt[prev]; next == mip6.ProtoDestOpts || routingAfter(pkt[:end], at, next) {
 		return nil, ErrLayout
 	}
