@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"os"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -36,23 +35,11 @@ type l2Key struct {
 
 // l2Sender is the packet socket's side of a Sender.
 type l2Sender struct {
+	mmsgBatch[unix.RawSockaddrLinklayer]
 	f     *os.File
-	rc    syscall.RawConn
 	res   *nexthop.Resolver
 	cache *nexthop.Cache[l2Key]
 	epoch time.Time
-
-	hdrs  [BatchSize]unix.Mmsghdr
-	iovs  [BatchSize]unix.Iovec
-	names [BatchSize]unix.RawSockaddrLinklayer
-	n     int
-	from  int
-	// sent, failed and lastErr accumulate as the Sender's do; total
-	// counts every packet sent, for tests.
-	sent, failed int
-	total        uint64
-	lastErr      syscall.Errno
-	sendFn       func(fd uintptr) bool
 }
 
 // newL2Sender opens the packet socket and a netlink handle, in the
@@ -74,17 +61,12 @@ func newL2Sender() (*l2Sender, error) {
 		return nil, err
 	}
 	s := &l2Sender{f: os.NewFile(uintptr(fd), "packet"), res: res, cache: nexthop.NewCache[l2Key](l2Max), epoch: time.Now()}
-	if s.rc, err = s.f.SyscallConn(); err != nil {
+	rc, err := s.f.SyscallConn()
+	if err != nil {
 		s.close()
 		return nil, err
 	}
-	s.sendFn = s.send
-	for i := range s.hdrs {
-		s.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&s.names[i]))
-		s.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
-		s.hdrs[i].Hdr.Iov = &s.iovs[i]
-		s.hdrs[i].Hdr.SetIovlen(1)
-	}
+	s.init(rc)
 	return s, nil
 }
 
@@ -105,62 +87,14 @@ func (s *l2Sender) lookup(k l2Key) nexthop.Entry {
 	return e
 }
 
-// add queues pkt for the next hop d.
-func (s *l2Sender) add(pkt []byte, d nexthop.Entry) {
-	if s.n == BatchSize {
-		s.flush()
-	}
-	i := s.n
-	s.n++
-	s.iovs[i].Base = &pkt[0]
-	s.iovs[i].SetLen(len(pkt))
-	s.names[i] = unix.RawSockaddrLinklayer{
+// addTo queues pkt for the next hop d.
+func (s *l2Sender) addTo(pkt []byte, d nexthop.Entry) {
+	a := s.add(pkt)
+	*a = unix.RawSockaddrLinklayer{
 		Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IPV6),
 		Ifindex: d.Ifindex, Halen: 6,
 	}
-	copy(s.names[i].Addr[:], d.MAC[:])
-}
-
-// flush sends the batch, as Sender.flush.
-func (s *l2Sender) flush() error {
-	if s.n == 0 {
-		return nil
-	}
-	s.from = 0
-	err := s.rc.Write(s.sendFn)
-	if err != nil {
-		s.failed += s.n - s.from
-		err = closedErr(err)
-	}
-	for i := range s.n {
-		s.iovs[i].Base = nil
-	}
-	s.n = 0
-	return err
-}
-
-func (s *l2Sender) send(fd uintptr) bool {
-	for s.from < s.n {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.from])),
-			uintptr(s.n-s.from), unix.MSG_DONTWAIT, 0, 0)
-		switch {
-		case e == unix.EAGAIN:
-			return false
-		case e == unix.EINTR:
-		case e != 0 || r == 0:
-			if e == 0 {
-				e = unix.EIO
-			}
-			s.failed++
-			s.lastErr = e
-			s.from++
-		default:
-			s.sent += int(r)
-			s.total += uint64(r)
-			s.from += int(r)
-		}
-	}
-	return true
+	copy(a.Addr[:], d.MAC[:])
 }
 
 // htons converts a 16-bit value to network byte order for sockaddr_ll.

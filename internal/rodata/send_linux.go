@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,22 +29,13 @@ const SendBuffer = 4 << 20
 // for concurrent use. Neither Add nor Flush allocates, but for the
 // next-hop lookups (netlink, at most every 100 ms per next hop).
 type Sender struct {
-	c  net.PacketConn
-	rc syscall.RawConn
+	c net.PacketConn
+	// raw is the raw socket's batch.
+	raw mmsgBatch[unix.RawSockaddrInet6]
 
 	// l2 sends the packets whose next hop's Ethernet address is known
 	// (see l2_linux.go); nil if its sockets could not be opened.
 	l2 *l2Sender
-
-	hdrs  [BatchSize]unix.Mmsghdr
-	iovs  [BatchSize]unix.Iovec
-	names [BatchSize]unix.RawSockaddrInet6
-	n     int
-
-	// The state of one Flush, for sendFn.
-	from, sent, failed int
-	lastErr            syscall.Errno
-	sendFn             func(fd uintptr) bool
 }
 
 // NewSender opens the raw socket. It needs CAP_NET_RAW.
@@ -60,8 +49,8 @@ func NewSender() (*Sender, error) {
 		c.Close()
 		return nil, fmt.Errorf("rodata: raw socket: %w", err)
 	}
-	s := &Sender{c: c, rc: rc}
-	s.sendFn = s.send
+	s := &Sender{c: c}
+	s.raw.init(rc)
 	_ = rc.Control(func(fd uintptr) {
 		// Nothing arrives with protocol 255; close the read side all
 		// the same, so that no queue can fill.
@@ -75,12 +64,6 @@ func NewSender() (*Sender, error) {
 			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, SendBuffer)
 		}
 	})
-	for i := range s.hdrs {
-		s.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&s.names[i]))
-		s.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
-		s.hdrs[i].Hdr.Iov = &s.iovs[i]
-		s.hdrs[i].Hdr.SetIovlen(1)
-	}
 	if l2, err := newL2Sender(); err == nil {
 		s.l2 = l2
 	}
@@ -97,32 +80,24 @@ func NewSender() (*Sender, error) {
 // that is not IPv6 counts as failed at the next Flush.
 func (s *Sender) Add(pkt []byte, nextHop netip.Addr, zone uint32) {
 	if len(pkt) == 0 || !nextHop.Is6() {
-		s.failed++
-		s.lastErr = unix.EINVAL
+		s.raw.fail(unix.EINVAL)
 		return
 	}
 	if s.l2 != nil {
 		if d := s.l2.lookup(l2Key{nextHop, zone}); d.OK {
-			s.l2.add(pkt, d)
+			s.l2.addTo(pkt, d)
 			return
 		}
 	}
-	if s.n == BatchSize {
-		s.flush()
-	}
-	i := s.n
-	s.n++
-	s.iovs[i].Base = &pkt[0]
-	s.iovs[i].SetLen(len(pkt))
-	s.names[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: nextHop.As16(), Scope_id: zone}
+	*s.raw.add(pkt) = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: nextHop.As16(), Scope_id: zone}
 }
 
 // Len is the number of packets queued.
 func (s *Sender) Len() int {
 	if s.l2 != nil {
-		return s.n + s.l2.n
+		return s.raw.n + s.l2.n
 	}
-	return s.n
+	return s.raw.n
 }
 
 // Flush sends the queued packets and reports how many went out and how
@@ -130,72 +105,25 @@ func (s *Sender) Len() int {
 // itself), with the error of the last failure. It returns an error
 // wrapping net.ErrClosed when the socket is closed.
 func (s *Sender) Flush() (sent, failed int, err error) {
-	cerr := s.flush()
-	sent, failed = s.sent, s.failed
-	if s.lastErr != 0 {
-		err = s.lastErr
-	}
-	s.sent, s.failed, s.lastErr = 0, 0, 0
+	cerr := s.raw.flush()
+	sent, failed, last := s.raw.take()
 	if l := s.l2; l != nil {
 		if lerr := l.flush(); lerr != nil {
 			cerr = lerr
 		}
-		sent, failed = sent+l.sent, failed+l.failed
-		if l.lastErr != 0 {
-			err = l.lastErr
+		lsent, lfailed, llast := l.take()
+		sent, failed = sent+lsent, failed+lfailed
+		if llast != 0 {
+			last = llast
 		}
-		l.sent, l.failed, l.lastErr = 0, 0, 0
 	}
-	if cerr != nil {
+	switch {
+	case cerr != nil:
 		err = cerr
+	case last != 0:
+		err = last
 	}
 	return sent, failed, err
-}
-
-// flush sends the batch; the outcome accumulates in s.
-func (s *Sender) flush() error {
-	if s.n == 0 {
-		return nil
-	}
-	s.from = 0
-	err := s.rc.Write(s.sendFn)
-	if err != nil {
-		// Closed: everything left failed.
-		s.failed += s.n - s.from
-		err = closedErr(err)
-	}
-	for i := range s.n {
-		s.iovs[i].Base = nil // keep no reference to the caller's buffers
-	}
-	s.n = 0
-	return err
-}
-
-// send is the RawConn.Write callback: sendmmsg from s.from until the
-// batch is done. A message that fails is skipped (sendmmsg stops at the
-// first failure and reports it only when nothing was sent before it);
-// false waits for the socket to be writable on EAGAIN.
-func (s *Sender) send(fd uintptr) bool {
-	for s.from < s.n {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.hdrs[s.from])),
-			uintptr(s.n-s.from), unix.MSG_DONTWAIT, 0, 0)
-		switch {
-		case e == unix.EAGAIN:
-			return false
-		case e == unix.EINTR:
-		case e != 0 || r == 0:
-			if e == 0 {
-				e = unix.EIO // cannot happen; never loop on it
-			}
-			s.failed++
-			s.lastErr = e
-			s.from++
-		default:
-			s.sent += int(r)
-			s.from += int(r)
-		}
-	}
-	return true
 }
 
 // closedErr makes the error of a write on a closed socket wrap
