@@ -343,8 +343,10 @@ func (o *RouteOptimizer) drop(p *roPeer) {
 // binding that lasts until homeExpires (zero: not known): return
 // routability starts with every correspondent whose binding is not for
 // coa already, those in back-off excepted unless coa is new to them
-// (re-run on every move, §11.7.2). A refresh of the home binding for the
-// same care-of address only moves homeExpires.
+// (re-run on every move, §11.7.2). A de-registration still in flight
+// (Tunnelled) gives way: the new Binding Update, with a higher sequence
+// number, replaces whatever the correspondent holds. A refresh of the
+// home binding for the same care-of address only moves homeExpires.
 //
 // No Binding Update to a correspondent asks for a lifetime beyond
 // homeExpires (§11.7.2: a correspondent binding must not outlive the home
@@ -360,8 +362,6 @@ func (o *RouteOptimizer) Away(coa netip.Addr, homeExpires, now time.Time) ROOutp
 		}
 		switch {
 		case p.e.State == ROBackoff && (p.hard || !moved) && now.Before(p.e.RetryAt):
-			continue
-		case p.e.State == RODeregistering:
 			continue
 		case (p.e.State == ROTesting || p.e.State == ROUpdating) && p.e.CareOf == coa:
 			continue
@@ -386,6 +386,31 @@ func (o *RouteOptimizer) Suspend(reason string) ROOutput {
 		if p.e.State == ROTesting || p.e.State == ROUpdating || p.e.State == ROBound {
 			p.stopExchange()
 			p.e.State = ROIdle
+		}
+	}
+	return out
+}
+
+// Tunnelled reports that the home agent acknowledged a care-of address
+// that route optimization cannot use: an IPv4 one (RFC 5555 carries IPv6
+// only inside the home agent's tunnel; it defines no route optimization).
+// As with Suspend nothing is sent directly; and every correspondent that
+// may still hold a binding for an earlier care-of address gets a
+// de-registration through the home tunnel: a Binding Update from the
+// home address with lifetime 0, which the correspondent takes as one
+// (§9.5.1: the source address is the care-of address, here the home
+// address), authorized by a home keygen token alone (§5.2.5), fetched
+// first through the tunnel when the last is too old. Otherwise the
+// correspondent goes on sending to the old care-of address, where nobody
+// listens any more, until the binding expires.
+func (o *RouteOptimizer) Tunnelled(reason string, now time.Time) ROOutput {
+	out := o.Suspend(reason)
+	for _, p := range o.peers {
+		// One in flight goes on with its own retransmissions: the
+		// registrations that follow (refreshes, NAT keepalive ones)
+		// do not restart it.
+		if p.e.State != RODeregistering {
+			o.deregister(&out, p, now, true)
 		}
 	}
 	return out
@@ -677,7 +702,7 @@ func (o *RouteOptimizer) sendBU(out *ROOutput, p *roPeer, now time.Time, dereg b
 	coa, lt := p.e.CareOf, o.lifetime(now)
 	if dereg {
 		lt = 0
-		if o.home || !coa.IsValid() {
+		if o.home || !o.away || !coa.IsValid() {
 			coa = hoa
 		}
 		p.kbm = binding.KbmFromHomeToken(p.homeToken)
@@ -706,8 +731,11 @@ func (o *RouteOptimizer) sendBU(out *ROOutput, p *roPeer, now time.Time, dereg b
 		return
 	}
 	mip6.SetMHChecksum(mh, hoa, cn)
+	// Away with no usable care-of address (Tunnelled), the
+	// de-registration from the home address goes through the home
+	// tunnel, as the Home Test Init does.
 	pkt := ROPacket{Type: mip6.MHBindingUpdate, MH: mh, Src: coa, Dst: cn, Correspondent: cn,
-		Sequence: p.e.Sequence, Retransmit: p.buN}
+		Sequence: p.e.Sequence, Retransmit: p.buN, ViaTunnel: coa == hoa && !o.home}
 	if coa != hoa {
 		pkt.HomeAddress = hoa
 	}

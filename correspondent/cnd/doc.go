@@ -21,7 +21,12 @@
 //     lookup RouteTable" at priority RulePriority. The reader takes each
 //     packet from the tun device, inserts the type 2 routing header with the
 //     home address, sets the care-of address as destination and sends it on
-//     a header-included raw socket (rawsock.Sender).
+//     a header-included raw socket (rawsock.Sender). A new route is
+//     followed by a rule added and deleted at RulePriority+1, which makes
+//     the kernel renumber every table: a connected socket (a TCP
+//     connection to the home address from before the binding) checks its
+//     cached route against the main table's numbering only, and would go
+//     on through the home agent.
 //   - Inbound data (§9.3.1): packets with a Home Address option whose
 //     binding names their source as care-of address are rewritten (home
 //     address as source, Destination Options header removed) and written
@@ -54,7 +59,10 @@
 //
 // SIGTERM (Run returning) removes the rule, the routes, the tun device and
 // the nftables table; Cleanup does the same after a crash (the tun device
-// is not persistent: it and its routes go with the dead process).
+// is not persistent: it and its routes go with the dead process). Until
+// then the nftables table a killed cnd leaves keeps dropping mobile nodes'
+// packets with a Home Address option, with no Parameter Problem to tell
+// them (internal/lab TestKnownROCNDCrashBlackhole).
 //
 // # Limits
 //

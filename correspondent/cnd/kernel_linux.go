@@ -30,6 +30,8 @@ func (d *Daemon) openTun() error {
 }
 
 // route adds or removes the /128 of a bound home address in RouteTable.
+// A new route also makes the sockets look their routes up again
+// (flushRouteCache).
 func (d *Daemon) route(hoa netip.Addr, add bool) error {
 	r := &netlink.Route{
 		LinkIndex: d.tunLink,
@@ -40,7 +42,13 @@ func (d *Daemon) route(hoa netip.Addr, add bool) error {
 	}
 	var err error
 	if add {
-		err = d.nl.RouteReplace(r)
+		// The route is always the same (into the tun device): one that
+		// exists already is left alone, without a flush.
+		if err = d.nl.RouteAdd(r); err == nil {
+			err = d.flushRouteCache()
+		} else if errors.Is(err, unix.EEXIST) {
+			err = nil
+		}
 	} else if err = d.nl.RouteDel(r); errors.Is(err, unix.ESRCH) {
 		err = nil
 	}
@@ -51,6 +59,31 @@ func (d *Daemon) route(hoa netip.Addr, add bool) error {
 			verb = "removing"
 		}
 		return fmt.Errorf("%s route %s/128 dev %s table %d: %w", verb, hoa, d.tunName, RouteTable, err)
+	}
+	return nil
+}
+
+// flushRouteCache makes every socket look its route up again. A
+// connected socket (a TCP connection to the home address that began
+// before the binding) keeps the route it looked up, and the kernel checks
+// that against a serial number of the routing table node it came from:
+// a route added to RouteTable, which a rule consults, does not touch the
+// main table's nodes, so the connection would go on through the home
+// agent for as long as it lasts. Adding or deleting a rule renumbers
+// every table (the rules' cache flush), so a copy of our rule one
+// priority below it (the same lookup: harmless while it exists) is added
+// and deleted.
+func (d *Daemon) flushRouteCache() error {
+	if d.rule == nil {
+		return nil
+	}
+	r := *d.rule
+	r.Priority = RulePriority + 1
+	if err := d.nl.RuleAdd(&r); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("route cache flush: %w", err)
+	}
+	if err := d.nl.RuleDel(&r); err != nil {
+		return fmt.Errorf("route cache flush: %w", err)
 	}
 	return nil
 }
@@ -127,7 +160,7 @@ func Cleanup(tunName string, w io.Writer) error {
 	}
 	for i := range rules {
 		r := rules[i]
-		if r.Table == RouteTable && r.Priority == RulePriority {
+		if r.Table == RouteTable && (r.Priority == RulePriority || r.Priority == RulePriority+1) {
 			if err := h.RuleDel(&r); err != nil {
 				errs = append(errs, fmt.Errorf("removing rule: %w", err))
 			} else {

@@ -37,6 +37,15 @@ type Params struct {
 	// RouteOptimization is mnd's default for correspondents (and cnd's
 	// switch).
 	RouteOptimization bool
+	// Correspondents are written into mnd.toml as [[correspondent]]
+	// entries with route_optimization = true: mnd starts return
+	// routability with them at its first registration instead of
+	// learning them from sampled traffic (and even with
+	// RouteOptimization off).
+	Correspondents []netip.Addr
+	// CNRouteOptimization turns cnd's route_optimization on even with
+	// RouteOptimization (mnd's default) off.
+	CNRouteOptimization bool
 	// Dir holds the control sockets and had's state file.
 	Dir string
 	// LogLevel is had's and cnd's log level, MNLogLevel mnd's: "debug"
@@ -117,6 +126,9 @@ func (p Params) MNConfig() []byte {
 	}
 	fmt.Fprintf(&b, "spi = %d\nkey = %s\ninterfaces = [%s]\nlifetime = %s\nroute_optimization = %t\n\n",
 		p.SPI, quote(base64.StdEncoding.EncodeToString(p.Key)), strings.Join(ifs, ", "), quote(dur(p.Lifetime)), p.RouteOptimization)
+	for _, cn := range p.Correspondents {
+		fmt.Fprintf(&b, "[[correspondent]]\naddress = %s\nroute_optimization = true\n\n", quote(cn.String()))
+	}
 	fmt.Fprintf(&b, "[control]\nsocket = %s\n\n", quote(p.Socket("mnd")))
 	fmt.Fprintf(&b, "[log]\nlevel = %s\nformat = \"json\"\n", quote(p.mnLogLevel()))
 	return []byte(b.String())
@@ -126,7 +138,7 @@ func (p Params) MNConfig() []byte {
 func (p Params) CNConfig() []byte {
 	var b strings.Builder
 	b.WriteString("# cnd.toml written by mip6lab\n")
-	fmt.Fprintf(&b, "route_optimization = %t\n\n", p.RouteOptimization)
+	fmt.Fprintf(&b, "route_optimization = %t\n\n", p.RouteOptimization || p.CNRouteOptimization)
 	fmt.Fprintf(&b, "[control]\nsocket = %s\n\n", quote(p.Socket("cnd")))
 	fmt.Fprintf(&b, "[log]\nlevel = %s\nformat = \"json\"\n", quote(p.logLevel()))
 	return []byte(b.String())

@@ -159,6 +159,50 @@ type MNStatus struct {
 	HomeAgent     string     `json:"home_agent"`
 	Registered    bool       `json:"registered"`
 	Encapsulation string     `json:"encapsulation"`
+	// Bindings is mnd's Binding Update List: the home registration and,
+	// with route optimization, one entry per correspondent.
+	Bindings []MNBinding `json:"bindings"`
+}
+
+// MNBinding is one Binding Update List entry of mnd's /v1/status.
+type MNBinding struct {
+	Peer               netip.Addr `json:"peer"`
+	CareOfAddress      netip.Addr `json:"care_of_address"`
+	Home               bool       `json:"home_registration"`
+	State              string     `json:"state"`
+	Sequence           int        `json:"sequence"`
+	LifetimeRemainingS float64    `json:"lifetime_remaining_s"`
+	// For a correspondent: Correspondent is its address, Direct whether
+	// packets to it leave directly from the care-of address; Failures,
+	// Reason after failed attempts.
+	Correspondent netip.Addr `json:"cn"`
+	Direct        bool       `json:"direct"`
+	Failures      int        `json:"failures"`
+	Reason        string     `json:"reason"`
+}
+
+// Correspondent returns the Binding Update List entry for correspondent
+// cn.
+func (s MNStatus) Correspondent(cn netip.Addr) (MNBinding, bool) {
+	for _, b := range s.Bindings {
+		if !b.Home && b.Correspondent == cn {
+			return b, true
+		}
+	}
+	return MNBinding{}, false
+}
+
+// CNStatus is cnd's /v1/status.
+type CNStatus struct {
+	Role              string      `json:"role"`
+	RouteOptimization bool        `json:"route_optimization"`
+	Bindings          []HABinding `json:"bindings"`
+}
+
+// Binding returns the binding for home address hoa (the field names of
+// cnd's binding cache entries are had's).
+func (s CNStatus) Binding(hoa netip.Addr) (HABinding, bool) {
+	return HAStatus{Bindings: s.Bindings}.Binding(hoa)
 }
 
 // HABinding is one binding of had's /v1/status.

@@ -352,8 +352,11 @@ func (r *engine) roAway(coa netip.Addr) {
 		return
 	}
 	if !coa.Is6() {
-		// An IPv4 care-of address (RFC 5555): no route optimization.
-		r.roOutput(r.ro.opt.Suspend("IPv4 care-of address"))
+		// An IPv4 care-of address (RFC 5555): no route optimization,
+		// and the correspondents' bindings for the previous care-of
+		// address are deleted through the tunnel that now works.
+		r.ro.link.Store(nil)
+		r.roOutput(r.ro.opt.Tunnelled("IPv4 care-of address", time.Now()))
 		return
 	}
 	iface := r.cur.Interface
@@ -613,6 +616,9 @@ func (r *engine) roSend(p *mobilenode.ROPacket) {
 	var err error
 	link := r.ro.link.Load()
 	switch {
+	case p.ViaTunnel && r.roSendIPv4(pkt, &err):
+		// Through the tunnel over IPv4 (RFC 5555): the forwarder's
+		// sockets carry it.
 	case p.ViaTunnel:
 		outer, v := r.tun.Output(b, roHeadroom)
 		if v.Action != tunnel.ActionSend {
@@ -638,6 +644,26 @@ func (r *engine) roSend(p *mobilenode.ROPacket) {
 	}
 	r.log.Debug("route optimization: sent", zap.Stringer("type", p.Type), daemon.CN(p.Dst),
 		zap.Stringer("src", p.Src), zap.Bool("tunnel", p.ViaTunnel), daemon.Seq(p.Sequence), zap.Int("retransmission", p.Retransmit))
+}
+
+// roSendIPv4 sends pkt, from the home address, through the home tunnel
+// when it runs over IPv4 (IPv6 in UDP or in IPv4 from an IPv4 care-of
+// address: the tunnel core builds an IPv4 outer header that the IPv6
+// sender cannot send), setting *err, and reports whether it did.
+func (r *engine) roSendIPv4(pkt []byte, err *error) bool {
+	b := r.table.Lookup(r.cfg.HomeAddress)
+	if b == nil || r.fwd == nil {
+		return false
+	}
+	switch b.Kind() {
+	case tunnel.KindUDP4:
+		*err = r.fwd.SendUDP4(b.Endpoint(), pkt)
+	case tunnel.Kind6in4:
+		*err = r.fwd.Send6in4(b.Endpoint(), pkt)
+	default:
+		return false
+	}
+	return true
 }
 
 // roListenRH2 opens the packet socket that catches what correspondents
