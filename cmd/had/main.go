@@ -36,8 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return summary(c), nil
 		},
 		Run: serve,
-		Cleanup: func(_ string, w io.Writer) error {
-			return had.Cleanup("", w)
+		Cleanup: func(path string, w io.Writer) error {
+			return had.CleanupFile(path, "", w)
 		},
 	}, args, stdout, stderr)
 }

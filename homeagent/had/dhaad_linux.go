@@ -26,6 +26,10 @@ type dhaad struct {
 	c    *net.IPConn
 	p    *ipv6.PacketConn
 	resp *ra.DHAADResponder
+	// src is home.address, the replies' source: copied at open, since
+	// the loop replaces d.cfg on reload while dhaadLoop runs (a reload
+	// cannot change home.address).
+	src net.IP
 }
 
 func (d *Daemon) openDHAAD() error {
@@ -37,7 +41,7 @@ func (d *Daemon) openDHAAD() error {
 	if err != nil {
 		return fmt.Errorf("dhaad: %w", err)
 	}
-	x := &dhaad{c: c, p: ipv6.NewPacketConn(c), resp: resp}
+	x := &dhaad{c: c, p: ipv6.NewPacketConn(c), resp: resp, src: d.cfg.Home.Address.AsSlice()}
 	var f ipv6.ICMPFilter
 	f.SetAll(true)
 	f.Accept(ipv6.ICMPType(mip6.ICMPHomeAgentDiscoveryReq))
@@ -45,6 +49,10 @@ func (d *Daemon) openDHAAD() error {
 		x.p.SetICMPFilter(&f),
 		x.p.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true),
 		x.p.SetHopLimit(64),
+		// The socket also sends had's unsolicited RAs (link_linux.go):
+		// not looped back to the RA sender's socket, which would take
+		// them for another router's.
+		x.p.SetMulticastLoopback(false),
 	)
 	if err == nil {
 		err = joinAnycast(c, resp.Anycast(), d.home.Index)
@@ -80,7 +88,7 @@ func (d *Daemon) dhaadLoop() {
 	defer d.wg.Done()
 	b := make([]byte, 1500)
 	var out []byte
-	src := d.cfg.Home.Address.AsSlice()
+	src := d.dhaad.src
 	for {
 		n, cm, peer, err := d.dhaad.p.ReadFrom(b)
 		if err != nil {

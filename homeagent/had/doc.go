@@ -49,8 +49,12 @@
 // a subnet of the home interface, a proxy ARP entry (NTF_PROXY) on the
 // home link, so that the home link's hosts reach it: the home agent
 // intercepts for an IPv4 home address as a Mobile IPv4 home agent does
-// (proxy ARP, RFC 5944 §4.6); both go with the binding, and at shutdown. IPv4 forwarding is turned on when a pool is
-// configured. Any change to [ipv4] needs a restart (reload refuses it).
+// (proxy ARP, RFC 5944 §4.6); both go with the binding, and at shutdown.
+// A killed had leaves the proxy ARP entries (the routes go with the tun
+// device): -cleanup with the configuration removes the home interface's
+// proxy entries inside ipv4.home_pool (CleanupWith); without it, it
+// cannot tell them from others and says so. IPv4 forwarding is turned on
+// when a pool is configured. Any change to [ipv4] needs a restart (reload refuses it).
 //
 // Not done over IPv4: unsolicited Mobile Prefix Advertisements (sent to
 // IPv6 care-of addresses only).
@@ -105,12 +109,25 @@
 // nodes' (in/outer_src: their outer source is not the broker). Correct,
 // at the price of a second copy and check per packet.
 //
+// # The home link interface
+//
+// had follows its home interface through netlink link and address
+// updates (link_linux.go): a new MAC address goes into the RAs' Source
+// Link-layer Address option and the proxy's NAs, announced at once with
+// gratuitous NAs (Override) for every proxied home address and an
+// unsolicited RA; after the link went down and came back, the same
+// announcements go out once its link-local address is usable. The
+// sockets survive a down/up. An administrative down removes home.address
+// from the interface (the kernel does, unless keep_addr_on_down): had
+// warns and goes on; putting it back is the network configuration's job.
+//
 // # Goroutines
 //
 //	AF_PACKET reader ──► rx (bounded; full: dropped, counted) ─┐
 //	tunnel socket readers ──► sigq (DSMIPv6; bounded, ditto) ──┤
 //	DAD waiters (one per DAD, bounded) ──► dadDone ────────────┤
 //	control socket handlers ──► reqs (reply channel) ──────────┤
+//	netlink subscriptions ──► link and address updates ────────┤
 //	                                                           ▼
 //	                                     loop: owns the HomeAgent, its
 //	                                     binding cache, the kernel routes and

@@ -99,6 +99,9 @@ type Daemon struct {
 	dhaad  *dhaad
 	// ctl serves the control API (and control.metrics_listen).
 	ctl *control.Endpoint
+	// lw follows the home interface's MAC address, link state and
+	// link-local address (link_linux.go).
+	lw *linkWatch
 
 	rxq     chan rxPacket
 	sigq    chan sigPacket // DSMIPv6 signalling off the forwarder (dsmip.go)
@@ -316,6 +319,9 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	if err := d.openDHAAD(); err != nil {
 		return d, err
 	}
+	if err := d.openLinkWatch(); err != nil {
+		return d, err
+	}
 
 	// Control.
 	if d.ctl, err = control.Open(cfg.Control.Socket, cfg.Control.MetricsListen, d.handler()); err != nil {
@@ -469,6 +475,18 @@ func (d *Daemon) loop(ctx context.Context, reload <-chan *conf.HA) {
 		case r := <-d.reqs:
 			r.fn()
 			close(r.done)
+		case u, ok := <-d.lw.linkCh:
+			if !ok {
+				d.resubscribe()
+				continue
+			}
+			d.onLink(u)
+		case u, ok := <-d.lw.addrCh:
+			if !ok {
+				d.resubscribe()
+				continue
+			}
+			d.onAddr(u)
 		}
 	}
 }
@@ -770,14 +788,9 @@ func (d *Daemon) reload(cfg *conf.HA) {
 		d.log.Info("binding dropped by reload", zap.String("event", "binding_deleted"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf))
 	}
 	params := ra.ParamsFromConfig(cfg, d.home.HardwareAddr)
-	if d.ras != nil {
-		if err := d.ras.SetParams(params); err != nil {
-			d.log.Warn("reload: router advertisements unchanged", zap.Error(err))
-		}
-	}
 	d.cfg = cfg
 	prefixChanged := !reflect.DeepEqual(d.params.MobilePrefixAdvertisement(0), params.MobilePrefixAdvertisement(0))
-	d.params = params
+	d.setParams(params)
 	if prefixChanged {
 		// The home prefix's information changed (its lifetimes): tell
 		// every mobile node away from home with an unsolicited Mobile
@@ -801,6 +814,7 @@ func (d *Daemon) reload(cfg *conf.HA) {
 // RA tells hosts this router leaves), the control socket.
 func (d *Daemon) closeAll() {
 	var errs []error
+	d.closeLinkWatch()
 	if d.proxy != nil {
 		errs = append(errs, d.proxy.Close())
 	}

@@ -46,11 +46,13 @@ type Config struct {
 	// MAC is the home agent's link-layer address on the home link: the
 	// Target Link-layer Address of every NA (RFC 6275 §10.4.1), so that
 	// the link sends the home addresses' traffic to the home agent.
-	// Listen fills it from the interface when nil.
+	// Listen fills it from the interface when nil. SetLinkLayer changes
+	// it while the proxy runs.
 	MAC net.HardwareAddr
 	// Source is the IPv6 source of the NAs: an address of the home agent
 	// on that interface (RFC 4861 §7.2.2). Listen fills in the
-	// interface's link-local address when it is zero.
+	// interface's link-local address when it is zero. SetSource changes
+	// it while the proxy runs.
 	Source netip.Addr
 	// RetransTimer is RetransTimer (RFC 4861 §6.3.2); zero means
 	// DefaultRetransTimer.
@@ -106,13 +108,44 @@ func (c *Config) defaults() error {
 	switch {
 	case c.RetransTimer < 0 || c.DADTransmits < 0:
 		return errors.New("ndproxy: negative RetransTimer or DADTransmits")
-	case len(c.MAC) == 0 || len(c.MAC) > 253:
-		return fmt.Errorf("ndproxy: link-layer address of %d octets", len(c.MAC))
-	case !c.Source.Is6() || c.Source.IsUnspecified() || c.Source.IsMulticast():
-		return fmt.Errorf("ndproxy: source %v is not a unicast IPv6 address", c.Source)
+	}
+	if err := checkMAC(c.MAC); err != nil {
+		return err
+	}
+	if err := checkSource(c.Source); err != nil {
+		return err
 	}
 	c.Source = c.Source.WithZone("")
 	return nil
+}
+
+// checkMAC accepts a link-layer address that fits a Target Link-layer
+// Address option (RFC 4861 §4.6.1: at most 255 octets of option, 2 of
+// them type and length).
+func checkMAC(mac net.HardwareAddr) error {
+	if len(mac) == 0 || len(mac) > 253 {
+		return fmt.Errorf("ndproxy: link-layer address of %d octets", len(mac))
+	}
+	return nil
+}
+
+// checkSource accepts a unicast IPv6 source for the NAs (RFC 4861
+// §7.2.2: an address of the interface).
+func checkSource(a netip.Addr) error {
+	if !a.Is6() || a.IsUnspecified() || a.IsMulticast() {
+		return fmt.Errorf("ndproxy: source %v is not a unicast IPv6 address", a)
+	}
+	return nil
+}
+
+// ident is what the proxy's NAs say about the home agent: its link-layer
+// address on the home link (the Target Link-layer Address) and the IPv6
+// source. Replaced whole (SetLinkLayer, SetSource) and read through an
+// atomic pointer, so that the receive path follows a change without a
+// lock.
+type ident struct {
+	mac net.HardwareAddr
+	src netip.Addr
 }
 
 // link sends an IPv6 packet to a link-layer destination. *packet.Conn in
@@ -181,6 +214,8 @@ type Stats struct {
 type Proxy struct {
 	cfg  Config
 	link link
+	// id is Config.MAC and Config.Source as they are now.
+	id atomic.Pointer[ident]
 
 	mu      sync.Mutex // serialises writers of set and dad
 	set     [shards]atomic.Pointer[addrSet]
@@ -215,6 +250,7 @@ func newProxy(cfg Config, l link) (*Proxy, error) {
 		allAns:    ratelimit.NewBucket(cfg.MaxAnswerRate, cfg.MaxAnswerBurst),
 		ansBuf:    make([]byte, 0, naLen(len(cfg.MAC))),
 	}
+	p.id.Store(&ident{mac: append(net.HardwareAddr(nil), cfg.MAC...), src: cfg.Source})
 	for i := range p.set {
 		p.set[i].Store(&addrSet{})
 	}
@@ -387,7 +423,7 @@ func (p *Proxy) pace() {
 	p.mu.Unlock()
 	for _, a := range batch {
 		// The same NA as Add's (RFC 6275 §10.4.1).
-		na := &NeighborAdvertisement{Override: true, Target: netip.AddrFrom16(a), TargetLinkLayer: p.cfg.MAC}
+		na := &NeighborAdvertisement{Override: true, Target: netip.AddrFrom16(a), TargetLinkLayer: p.id.Load().mac}
 		if p.send(allNodes, na) {
 			p.sentGra.Add(1)
 		}
@@ -415,7 +451,7 @@ func (p *Proxy) advertise(addrs []netip.Addr, rounds int) {
 		// RFC 6275 §10.4.1: to all-nodes, R clear (the home agent speaks
 		// for a host), S clear (nobody asked), O set so that existing
 		// cache entries are replaced; TLLA the home agent's address.
-		na := &NeighborAdvertisement{Override: true, Target: a, TargetLinkLayer: p.cfg.MAC}
+		na := &NeighborAdvertisement{Override: true, Target: a, TargetLinkLayer: p.id.Load().mac}
 		if p.send(allNodes, na) {
 			p.sentGra.Add(1)
 		}
@@ -454,6 +490,92 @@ func (p *Proxy) Remove(addrs ...netip.Addr) {
 		return true
 	})
 	p.count.Add(-int64(len(removed)))
+}
+
+// LinkLayer returns the link-layer address the NAs carry now.
+func (p *Proxy) LinkLayer() net.HardwareAddr {
+	return append(net.HardwareAddr(nil), p.id.Load().mac...)
+}
+
+// SetLinkLayer makes mac the Target Link-layer Address of the NAs from
+// now on: the home link interface's address changed (an operator, or a
+// bridge that took a new port's address). It reports whether mac differs
+// from the address in use. It sends nothing: Announce tells the link.
+// Safe to call while packets are answered, which see the old or the new
+// address, never a mix.
+func (p *Proxy) SetLinkLayer(mac net.HardwareAddr) (bool, error) {
+	if err := checkMAC(mac); err != nil {
+		return false, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.id.Load()
+	if string(old.mac) == string(mac) {
+		return false, nil
+	}
+	p.id.Store(&ident{mac: append(net.HardwareAddr(nil), mac...), src: old.src})
+	return true, nil
+}
+
+// SetSource makes src the IPv6 source of the NAs from now on: the home
+// link interface's link-local address changed (RFC 4861 §7.2.2 wants an
+// address of the interface). It reports whether src differs from the
+// source in use.
+func (p *Proxy) SetSource(src netip.Addr) (bool, error) {
+	if err := checkSource(src); err != nil {
+		return false, err
+	}
+	src = src.WithZone("")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.id.Load()
+	if old.src == src {
+		return false, nil
+	}
+	p.id.Store(&ident{mac: old.mac, src: src})
+	return true, nil
+}
+
+// Announce multicasts gratuitous NAs with the Override flag for every
+// proxied address, with the link-layer address in use now (RFC 6275
+// §10.4.1, repeated per RFC 4861 §7.2.6, which foresees exactly this: a
+// node whose link-layer address changed informs its neighbours at once
+// instead of waiting for their Neighbor Unreachability Detection). For
+// after SetLinkLayer, and after the home link came back up. A set of up
+// to Config.AnnounceRate addresses gets Config.Advertisements NAs each,
+// as Add sends (none with negative Advertisements); a larger one is
+// queued for AddQuiet's paced announcements (one NA each, AnnounceRate a
+// second), so that 10^5 bindings do not burst onto the link. With a
+// negative AnnounceRate there is no pace, and every set is sent as a
+// small one. It returns the number of addresses announced or queued.
+func (p *Proxy) Announce() int {
+	var all []netip.Addr
+	for i := range p.set {
+		for a := range *p.set[i].Load() {
+			all = append(all, a)
+		}
+	}
+	if len(all) == 0 {
+		return 0
+	}
+	if len(all) <= p.cfg.AnnounceRate || p.cfg.AnnounceRate <= 0 {
+		if p.cfg.Advertisements > 0 {
+			p.advertise(all, p.cfg.Advertisements)
+		}
+		return len(all)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0
+	}
+	for _, a := range all {
+		p.pending = append(p.pending, a.As16())
+	}
+	if p.paceTimer == nil {
+		p.paceTimer = time.AfterFunc(0, p.pace)
+	}
+	return len(all)
 }
 
 var allNodes = netip.MustParseAddr("ff02::1")
@@ -585,7 +707,7 @@ func (p *Proxy) send(dst netip.Addr, na *NeighborAdvertisement) bool {
 }
 
 func (p *Proxy) sendTo(dst netip.Addr, mac net.HardwareAddr, na *NeighborAdvertisement) bool {
-	pkt, err := AppendPacket(make([]byte, 0, 128), p.cfg.Source, dst, na)
+	pkt, err := AppendPacket(make([]byte, 0, 128), p.id.Load().src, dst, na)
 	if err == nil {
 		err = p.link.send(pkt, mac)
 	}
@@ -650,6 +772,7 @@ func (p *Proxy) answer(ns *ndView, srcMAC net.HardwareAddr) {
 	// entry that still holds the mobile node's own link-layer address.
 	flags := byte(flagOverride)
 	dst := allNodes
+	id := p.id.Load()
 	var mac []byte
 	if ns.src.IsUnspecified() {
 		// A DAD probe from another node for an address we defend:
@@ -667,7 +790,7 @@ func (p *Proxy) answer(ns *ndView, srcMAC net.HardwareAddr) {
 		// soliciter from an NS that was not for one of its own
 		// addresses.
 		mac = ns.lla
-		if len(mac) != len(p.cfg.MAC) {
+		if len(mac) != len(id.mac) {
 			mac = srcMAC
 		}
 		if len(mac) == 0 {
@@ -683,7 +806,7 @@ func (p *Proxy) answer(ns *ndView, srcMAC net.HardwareAddr) {
 		p.limited.Add(1)
 		return
 	}
-	p.ansBuf = appendNA(p.ansBuf[:0], p.cfg.Source, dst, ns.target, flags, p.cfg.MAC)
+	p.ansBuf = appendNA(p.ansBuf[:0], id.src, dst, ns.target, flags, id.mac)
 	if err := p.link.send(p.ansBuf, mac); err != nil {
 		p.report(fmt.Errorf("ndproxy: NA for %v to %v: %w", ns.target, dst, err))
 		return

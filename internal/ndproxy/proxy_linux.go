@@ -233,7 +233,9 @@ func (l *Listener) isClosed() bool {
 	return l.closed
 }
 
-// Interface returns the home link interface.
+// Interface returns the home link interface as Listen found it: its index
+// and name hold, its HardwareAddr may be old (LinkLayer is the address
+// the NAs carry now).
 func (l *Listener) Interface() *net.Interface { return l.ifi }
 
 // Close stops answering: running DADs end with net.ErrClosed, pending
