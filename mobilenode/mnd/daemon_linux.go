@@ -39,10 +39,10 @@ type Options struct {
 	// router loss); its Interfaces, HomePrefix and HomeAddress are
 	// always taken from the configuration.
 	Movement mobilenode.MovementConfig
-	// NATLiveness is how long data may go out through a NAT with
-	// nothing coming back before a refresh Binding Update repairs the
-	// path (dsmip_linux.go); 0 means DefaultNATLiveness.
-	NATLiveness time.Duration
+	// Liveness is how long data may go out through the home tunnel
+	// with nothing coming back before a refresh Binding Update repairs
+	// the path (liveness.go); 0 means DefaultLiveness.
+	Liveness time.Duration
 }
 
 // DefaultDeregisterTimeout covers INITIAL_BINDACK_TIMEOUT (1 s, RFC 6275
@@ -289,7 +289,12 @@ type engine struct {
 	rsPending map[string]bool
 	routers   map[string]netip.Addr   // last default router seen per interface
 	raSeen    map[string][]netip.Addr // routers heard since the link came up
-	sysctls   []sysctlSave
+	// sysctls are the original values of the sysctls changed
+	// (sysctl_linux.go), also in the journal file sysctlJournal
+	// (sysctlLoaded: read at the first change).
+	sysctls       []sysctlSave
+	sysctlJournal string
+	sysctlLoaded  bool
 
 	// Installed state.
 	plan       Plan
@@ -303,13 +308,17 @@ type engine struct {
 
 	// ds is the Dual-Stack MIPv6 state (dsmip_linux.go).
 	ds dsmipState
+	// live is the tunnel liveness check (liveness_linux.go).
+	live liveWatch
 	// ro is the route optimization state (ro_linux.go).
 	ro roState
 	// dna is the Detecting Network Attachment state (dna_linux.go).
 	dna dnaState
+	// has is the DHAAD home agent list (hafallback.go), mps the mobile
+	// prefix discovery (mps.go, mps_linux.go).
+	has haCandidates
+	mps mpsLoop
 }
-
-type sysctlSave struct{ path, old string }
 
 func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 	r = &engine{
@@ -486,6 +495,8 @@ func (r *engine) run(ctx context.Context) error {
 			r.onMH(m)
 		case cn := <-r.ro.learnCh:
 			r.roLearn(cn)
+		case m := <-r.mps.ch:
+			r.onMPA(m)
 		case q := <-r.ppCh:
 			r.onParamProblem(q)
 		case m := <-r.dhaadCh:
@@ -499,8 +510,9 @@ func (r *engine) run(ctx context.Context) error {
 				r.output(r.reg.Timer(now))
 			}
 			r.dhaadTimer(now)
+			r.mpsTimer(now)
 			r.roTimer(now)
-			r.natTimer(now)
+			r.livenessTimer(now)
 		case req := <-r.d.reloadCh:
 			req.err <- r.reload(req.cfg)
 		}
@@ -524,7 +536,10 @@ func (r *engine) arm(t *time.Timer) {
 	if at, ok := r.roNext(); ok && at.Before(next) {
 		next = at
 	}
-	if at, ok := r.natNext(); ok && at.Before(next) {
+	if at, ok := r.mpsNext(); ok && at.Before(next) {
+		next = at
+	}
+	if at, ok := r.livenessNext(); ok && at.Before(next) {
 		next = at
 	}
 	t.Reset(max(time.Until(next), 0))
@@ -557,6 +572,7 @@ func (r *engine) publish() {
 	}
 	r.dsmipStatus(&st)
 	r.roStatus(&st, now)
+	r.haStatus(&st, now)
 	r.d.mu.Lock()
 	r.d.status = st
 	r.d.cfg = r.fileCfg
@@ -626,8 +642,18 @@ func (r *engine) onLink(u netlink.LinkUpdate) {
 	// sent before anyway.
 	up := a.RawFlags&unix.IFF_UP != 0 && a.RawFlags&unix.IFF_LOWER_UP != 0 &&
 		(a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)
+	// Every event updates the carrier down count; one that finds the
+	// link up as before after the count moved was a flap the events
+	// did not show (carrier.go): it is handled as the down and the up
+	// it was, so that DNA and a Router Solicitation look again.
+	flapped := r.carrierFlapped(a.Name, a.Index)
 	if up == r.linkUp[a.Name] {
-		return
+		if !up || !flapped {
+			return
+		}
+		r.d.count(func(c *Counters) { c.CarrierFlaps++ })
+		r.log.Info("carrier lost and back between link events", zap.String("event", "link_flap"), daemon.Iface(a.Name))
+		r.linkDown(a.Name)
 	}
 	if !up {
 		r.linkDown(a.Name)
@@ -669,7 +695,8 @@ func (r *engine) linkDown(name string) {
 // formation: optimistic DAD (RFC 4429) so the SLAAC address is usable the
 // moment the kernel forms it, and preferred as a source while optimistic.
 // Written through /proc/sys/net of the daemon's namespace (the loop's
-// thread is in it); the old values are restored at shutdown.
+// thread is in it); the old values are restored at shutdown, or by
+// -cleanup after a crash (sysctl.go).
 func (r *engine) prepareIface(name string) {
 	r.setSysctl(name, "optimistic_dad", "1")
 	r.setSysctl(name, "use_optimistic", "1")
@@ -677,17 +704,6 @@ func (r *engine) prepareIface(name string) {
 		if v, err := readSysctl(name, k); err == nil && v == "0" {
 			r.log.Warn("care-of addresses need "+k+" on the access interface; it is 0", daemon.Iface(name))
 		}
-	}
-}
-
-func (r *engine) setSysctl(iface, key, value string) {
-	old, err := writeSysctl(iface, key, value)
-	if err != nil {
-		r.log.Warn("sysctl", daemon.Iface(iface), zap.String("key", key), zap.Error(err))
-		return
-	}
-	if old != value {
-		r.sysctls = append(r.sysctls, sysctlSave{sysctlPath(iface, key), old})
 	}
 }
 
@@ -972,6 +988,9 @@ func (r *engine) hwaddr(name string) net.HardwareAddr {
 
 // output acts on what the registration returned.
 func (r *engine) output(o mobilenode.Output) {
+	if r.haSilentFallback(o) {
+		return
+	}
 	if o.Send != nil {
 		r.sendBU(o.Send)
 	}
@@ -1011,6 +1030,15 @@ func (r *engine) event(e mobilenode.Event) {
 	default:
 		r.log.Info(e.Kind.String(), zap.String("event", e.Kind.String()), daemon.Status(e.Status),
 			daemon.HoA(r.cfg.HomeAddress), daemon.HA(r.cfg.HomeAgent))
+	}
+	// After the logs, which name the home agent that answered: the
+	// fallback may replace it (hafallback.go).
+	switch e.Kind {
+	case mobilenode.EventRegistered:
+		r.has.registered()
+		r.mpsRegistered(e, time.Now())
+	case mobilenode.EventGaveUp, mobilenode.EventRejectedRetrying:
+		r.haRefused(e.Status)
 	}
 }
 
@@ -1100,10 +1128,7 @@ func (r *engine) teardown() {
 		}
 		r.fwd = nil
 	}
-	for i := len(r.sysctls) - 1; i >= 0; i-- {
-		_ = writeSysctlPath(r.sysctls[i].path, r.sysctls[i].old)
-	}
-	r.sysctls = nil
+	r.restoreSysctls()
 	select {
 	case <-r.done:
 	default:
@@ -1141,6 +1166,7 @@ func (r *engine) teardown() {
 	r.dsmipTeardown()
 	r.roTeardown()
 	r.dnaTeardown()
+	r.mpsTeardown()
 	r.wg.Wait()
 	if r.h != nil {
 		r.h.Close()

@@ -3,7 +3,6 @@ package mnd
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"github.com/gomip6/gomip6/ra"
 	"net"
 	"net/netip"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gomip6/gomip6/internal/daemon"
 	"github.com/gomip6/gomip6/mip6"
+	"github.com/gomip6/gomip6/ra"
 )
 
 // Dynamic Home Agent Address Discovery (RFC 6275 §11.4.1), used when
@@ -21,8 +21,9 @@ import (
 // Home-Agents anycast address of the home subnet, retransmitted from
 // INITIAL_DHAAD_TIMEOUT doubling each time; the first reply that matches
 // gives the home agent (its list is in order of preference, §10.5), and the
-// registration starts with it. The home agent found is kept for the run
-// (§11.4.1 lets a node keep using it until it fails to answer).
+// registration starts with it. When it does not serve the node the next
+// one of the list is tried, and after the last one the discovery runs
+// again (hafallback.go).
 
 // dhaadState is the discovery in progress.
 type dhaadState struct {
@@ -32,6 +33,10 @@ type dhaadState struct {
 	next    time.Time
 	timeout time.Duration
 	tries   int
+	// delayed: a discovery is to start at next (a used-up home agent
+	// list spaces the next round, haCandidates.rediscoverDelay); no
+	// request is outstanding.
+	delayed bool
 }
 
 // dhaadReply is a received Home Agent Address Discovery Reply.
@@ -47,7 +52,7 @@ const maxDHAADTimeout = mip6.InitialDHAADTimeout << mip6.DHAADRetries
 
 // startDHAAD starts a discovery unless one runs.
 func (r *engine) startDHAAD(now time.Time) {
-	if r.dhaad.id != 0 {
+	if r.dhaad.id != 0 || r.dhaad.delayed {
 		return
 	}
 	r.dhaad = dhaadState{timeout: mip6.InitialDHAADTimeout}
@@ -64,6 +69,7 @@ func (r *engine) sendDHAAD(now time.Time) {
 	}
 	r.dhaad.next = now.Add(r.dhaad.timeout)
 	r.dhaad.tries++
+	r.dhaad.delayed = false
 	coa := r.cur.CareOf
 	dst := ra.HomeAgentsAnycast(r.cfg.HomePrefix)
 	msg, err := mip6.MarshalICMP(&mip6.HomeAgentDiscoveryRequest{Identifier: r.dhaad.id})
@@ -83,7 +89,7 @@ func (r *engine) sendDHAAD(now time.Time) {
 
 // dhaadTimer retransmits a request whose reply is overdue.
 func (r *engine) dhaadTimer(now time.Time) {
-	if r.dhaad.id == 0 || now.Before(r.dhaad.next) {
+	if (r.dhaad.id == 0 && !r.dhaad.delayed) || now.Before(r.dhaad.next) {
 		return
 	}
 	if r.reg != nil || r.atHome || r.cur.Kind == 0 || !r.cur.CareOf.IsValid() {
@@ -93,9 +99,10 @@ func (r *engine) dhaadTimer(now time.Time) {
 	r.sendDHAAD(now)
 }
 
-// onDHAADReply takes the first home agent of a matching reply.
+// onDHAADReply takes the list of a matching reply and registers with its
+// first home agent.
 func (r *engine) onDHAADReply(m dhaadReply) {
-	if r.reg != nil || r.dhaad.id == 0 || m.reply.Identifier != r.dhaad.id {
+	if r.reg != nil || r.dhaad.id == 0 || r.dhaad.delayed || m.reply.Identifier != r.dhaad.id {
 		return
 	}
 	if len(m.reply.HomeAgents) == 0 {
@@ -103,19 +110,9 @@ func (r *engine) onDHAADReply(m dhaadReply) {
 		r.log.Warn("home agent discovery reply lists no home agent", zap.Stringer("from", m.src))
 		return
 	}
-	ha := m.reply.HomeAgents[0]
 	r.dhaad = dhaadState{}
-	r.cfg = withHA(r.fileCfg, ha)
-	if err := r.newCores(r.cfg); err != nil {
-		r.log.Error("home agent discovered but unusable", daemon.HA(ha), zap.Error(err))
-		r.cfg = r.fileCfg
-		return
-	}
+	ha := r.has.set(m.reply.HomeAgents)
 	r.log.Info("home agent discovered", zap.String("event", "dhaad_reply"), daemon.HA(ha),
 		zap.Stringers("home_agents", m.reply.HomeAgents), zap.Stringer("from", m.src))
-	if r.cur.Kind == 0 || r.atHome || !r.cur.CareOf.IsValid() {
-		return
-	}
-	r.goAway(r.cur)
-	r.output(r.reg.Moved(r.cur.CareOf, time.Now()))
+	r.useHomeAgent(ha, netip.Addr{})
 }

@@ -56,6 +56,11 @@ type dnaState struct {
 	// pending: the link came up before a usable link-local address.
 	pending map[string]bool
 	naCh    chan naMsg
+	// carrier is each access interface's carrier down count at its
+	// last link event (carrier.go), carrierWarned set once the counts
+	// were found missing.
+	carrier       carrierWatch
+	carrierWarned bool
 }
 
 // naMsg is a received Neighbor Advertisement that may answer a probe.
@@ -72,6 +77,7 @@ func (r *engine) dnaInit() {
 		optimistic: map[string]bool{},
 		pending:    map[string]bool{},
 		naCh:       make(chan naMsg, 16),
+		carrier:    carrierWatch{},
 	}
 }
 
@@ -157,6 +163,7 @@ func (r *engine) dnaClose(name string) {
 	delete(r.dna.ll, name)
 	delete(r.dna.optimistic, name)
 	delete(r.dna.pending, name)
+	delete(r.dna.carrier, name)
 }
 
 // dnaTeardown closes every DNA socket.

@@ -34,7 +34,7 @@
 // daemon sets optimistic_dad=1 and use_optimistic=1 (RFC 4429) in its own
 // namespace, so the address is usable as soon as the kernel creates it and
 // the Binding Update never waits a full DAD; the old values come back at
-// shutdown. On link-up the daemon sends a Router Solicitation at once (and
+// shutdown, or with -cleanup after a crash (see Shutdown). On link-up the daemon sends a Router Solicitation at once (and
 // again when the link-local address appears, if the first could not be
 // sent), so it need not wait for the router's next unsolicited RA.
 //
@@ -64,6 +64,19 @@
 // one. A router that stays silent for its remembered advertisement
 // interval is lost as usual. The log shows "dna_probe" (debug) and
 // "dna" (a link identified).
+//
+// A quick flap may not show in the link events: the kernel reports the
+// state when its linkwatch work runs, so a carrier lost and back before
+// that comes as one "up" (or an "up" read before the "down"), and the
+// daemon would not look for the network again. At every link event of an
+// access interface the daemon therefore also reads the kernel's carrier
+// down count (IFLA_CARRIER_DOWN_COUNT, Linux 4.16; RTM_GETLINK, as
+// vishvananda/netlink does not decode it; carrier.go): when it moved
+// since the previous event while the link was and is up, the event is
+// handled as the down and the up it was (log event "link_flap", then
+// "link" down and up; counter mip6_mn_carrier_flaps_total), so the DNA
+// probes and the Router Solicitation go out. In the namespace lab a veth
+// peer set down and up at once is always coalesced this way.
 //
 // Where the time of a move goes (mip6lab, issue 5): carrier back to the
 // daemon's "link up" is under a millisecond (the kernel's linkwatch
@@ -129,6 +142,14 @@
 // acknowledgement; then the tunnel binding, the rules and routes, the home
 // address, the tunnel device, and the sysctls are removed or restored.
 //
+// The sysctls' original values are also written, before each change,
+// to a journal next to the control socket (SOCKET.sysctl, sysctl.go):
+// after a crash -cleanup restores them from it, and a daemon started
+// without -cleanup takes the journal's values as the originals (the
+// ones it finds are the crashed run's) and restores those at its
+// shutdown. The tunnel device's own settings are not recorded: the
+// device goes with them.
+//
 // # Observability
 //
 // Status is the /v1/status object of SPEC.md on the control socket (mode
@@ -138,7 +159,8 @@
 // "ra" (debug level: RAs come often), "bu_sent", "ba_received",
 // "registered", "moved", "returned_home", "deregistered",
 // "lost_connectivity", "dhaad_request", "dhaad_reply",
-// "parameter_problem", "registration_failed", "shutdown", and for route
+// "parameter_problem", "registration_failed", "shutdown",
+// "liveness_refresh", "link_flap", and for route
 // optimization "ro_direct", "ro_tunnel", "ro_failed", "ro_deregistered",
 // "ro_learned", "ro_idle".
 //
@@ -166,14 +188,11 @@
 // refreshes at least every refresh time of the NAT Detection option
 // (NATKATIMEOUT, 110 s, by default): that Binding Update is the NAT
 // keepalive, and after a NAT rebinding it shows the home agent the new
-// mapping. Not waiting for it: while the binding goes through a NAT the
-// loop reads the tunnel's packet counters every second, and when data
-// went out within Options.NATLiveness (DefaultNATLiveness, 3 s) but
-// nothing came back for that long, a refresh Binding Update goes out at
-// once (mobilenode.Registration.Refresh; log event "nat_refresh"); it
-// creates the new mapping's state at the home agent, which moves the
-// binding to it. While traffic stays one-way the refreshes back off,
-// doubling up to the keepalive interval. The routes are those of an IPv6 foreign link into mip0, plus
+// mapping. Not waiting for it: the tunnel liveness check (below) sends
+// a refresh as soon as the tunnel goes one-way, which creates the new
+// mapping's state at the home agent, and while traffic stays one-way its
+// back-off stops at the keepalive interval. The routes are those of an
+// IPv6 foreign link into mip0, plus
 //
 //	HA4/32 via GATEWAY4 dev ACCESS metric 1           (main, IPv4)
 //
@@ -191,6 +210,28 @@
 // to the host route to the home agent and the visited subnet. On an IPv6
 // care-of address or at home it is withdrawn (status ipv4_home_address
 // empty), and the host's IPv4 is the visited network's again.
+//
+// # Liveness of the home tunnel
+//
+// A binding can die at the home agent while the mobile node still holds
+// it: a home agent that crashed before saving its state (had saves it 5
+// s after a change) or came back with an older state file, or, behind a
+// NAT, a NAT that lost its mapping. RFC 6275 notices only at the next
+// refresh (§11.7.1) and RFC 5555 at the next keepalive (§4.3). Instead,
+// while a binding is in place (any encapsulation: IPv6 care-of
+// addresses as well as IPv4 ones, NAT or not) the loop reads the tunnel's
+// packet counters every second (liveness.go, liveness_linux.go), and
+// when data went out within Options.Liveness (DefaultLiveness, 3 s) but
+// nothing came back for that long, a refresh Binding Update goes out at
+// once (mobilenode.Registration.Refresh; log event "liveness_refresh",
+// field "nat"; counter mip6_mn_liveness_refreshes_total). A home agent
+// that lost the binding creates it again; behind a NAT it follows the
+// new mapping. While traffic stays one-way (an upload over UDP gets no
+// answer however good the path is) the refreshes back off, doubling up
+// to the NAT keepalive interval (NATKATIMEOUT, 110 s, without a NAT). The
+// check needs outgoing data: a flow that only comes in stops without
+// the node noticing (the home agent has no binding to tunnel it by) until
+// the refresh.
 //
 // # Route optimization (RFC 6275 §11.3.1-§11.3.3, §11.6, §11.7.2)
 //
@@ -308,19 +349,57 @@
 // Address Discovery Request from the care-of address to the home subnet's
 // Home-Agents anycast address (ra.HomeAgentsAnycast), retransmitted from
 // INITIAL_DHAAD_TIMEOUT (3 s) doubling up to 48 s; the first home agent of
-// the matching reply is registered with and kept for the run. The reply is
-// not authenticated (RFC 6275 has no means), but the registration that
-// follows is, so a forged reply can only delay the node.
+// the matching reply is registered with. The reply is not authenticated
+// (RFC 6275 has no means), but the registration that follows is, so a
+// forged reply can only delay the node.
+//
+// Fallback (hafallback.go): the reply's list is kept (status
+// "home_agents"; "home_agent" is the one in use). A home agent that
+// leaves a first registration unanswered for three Binding Updates (1.5 +
+// 3 + 6 s) or refuses it with 129-133 (a refusal another home agent may
+// not repeat) is replaced by the next one of the list; after the last, the
+// discovery runs again at once, and after further rounds in a row with no
+// acceptance at INITIAL_DHAAD_TIMEOUT doubling to 48 s. A refresh of a
+// binding the home agent still holds is never given up on; once that
+// binding has expired its retransmissions count as a first
+// registration's. A home_agent of mnd.toml is never replaced.
+//
+// # Mobile prefix discovery
+//
+// Away and registered from an IPv6 care-of address, the node sends a
+// Mobile Prefix Solicitation (RFC 6275 §11.4.2) from the care-of address
+// with the Home Address option: after the first registration of a run,
+// on a Binding Acknowledgement with status 1, when the home prefix's
+// advertised valid lifetime nears its end, and in answer to an
+// unsolicited advertisement; INITIAL_SOLICIT_TIMER (3 s) doubling, four
+// retransmissions at most. The Mobile Prefix Advertisement comes back
+// through a type 2 routing header, caught by a packet socket on all
+// interfaces whose filter keeps only that layout; §11.4.3's checks (from
+// the home agent registered with, for our home address, the identifier
+// of the latest unanswered solicitation) decide, and the home prefix's
+// lifetimes and any other prefixes advertised go to the status
+// ("home_prefix") and the log (mps.go). Counters:
+// mip6_mn_mobile_prefix_solicitations_total,
+// mip6_mn_mobile_prefix_advertisements_total and
+// mip6_mn_home_agent_fallbacks_total.
 //
 // # Not yet
 //
-// Mobile prefix discovery (§11.4.2-11.4.3); falling back to the next home
-// agent of the DHAAD list when the first does not answer. Home agent
+// A home link renumbering is only reported: forming a home address from a
+// new prefix with the same interface identifier and registering it
+// (§11.4.3) is not done, nor are Binding Update lifetimes limited to the
+// home prefix's remaining valid lifetime (§11.4.2), nor is the home
+// address removed when that lifetime runs out. No IPsec on the
+// solicitation and advertisement (§11.4.2 SHOULD). No mobile prefix
+// discovery over an IPv4 care-of address. Home agent
 // discovery over IPv4: an IPv4 care-of address needs home_agent in
 // mnd.toml (or a home agent found over IPv6 before). After a NAT
-// rebinding with no traffic from the mobile node, packets from the home
-// agent are lost until the next keepalive (the liveness check needs
-// outgoing packets to notice). DNA learns a router's link-layer address
+// rebinding or a home agent's loss of the binding with no traffic from
+// the mobile node, packets from the home agent are lost until the next
+// keepalive or refresh (the liveness check needs outgoing packets to
+// notice). A flap the link events coalesce is seen when the kernel's
+// one event for it comes (after its linkwatch delay, up to a second in
+// the lab), and not at all before Linux 4.16 (no carrier counts). DNA learns a router's link-layer address
 // only from its RA's Source Link-layer Address option (a router that
 // omits it is not remembered), and probes on IPv6 links only. Route
 // optimization over an IPv4 care-of address (none in RFC 5555); a short

@@ -3,7 +3,6 @@ package mnd
 import (
 	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/gomip6/gomip6/mobilenode"
 	"github.com/gomip6/gomip6/tunnel"
@@ -170,70 +169,4 @@ func ipv4Endpoint(coa, ha4 netip.Addr, udp bool) tunnel.Endpoint {
 			LocalPort: tunnel.UDPPortDSMIP, RemotePort: tunnel.UDPPortDSMIP}
 	}
 	return tunnel.Endpoint{Kind: tunnel.Kind6in4, Local: coa, Remote: ha4}
-}
-
-// DefaultNATLiveness is how long the mobile node waits, while it sends
-// through a NAT and nothing comes back from the home agent, before it
-// sends a refresh Binding Update to repair a lost NAT mapping: a few
-// round trips and a TCP retransmission, far less than NATKATIMEOUT (110 s,
-// RFC 5555 §4.3), the keepalive that would repair it otherwise.
-const DefaultNATLiveness = 3 * time.Second
-
-// natLiveness notices a dead path through a NAT (RFC 5555 §4.3 leaves
-// only the keepalive for this): after the NAT loses its mapping (a NAT
-// reboot, an idle timeout shorter than the keepalive, a flush) the mobile
-// node's packets leave through a new mapping, which the home agent does
-// not know and drops, and the home agent's go to the old one, which is
-// gone; nothing repairs it until the next Binding Update. The daemon polls
-// the tunnel's packet counters on its timer (not per packet) and calls
-// poll: when packets went out within the window but none came back
-// for the whole window, a refresh is due. Refreshes back off (window,
-// then doubling up to max) while traffic stays one-way: a flow that
-// only sends (a backup upload over UDP) gets no answer however good the
-// path is, and costs then at most a Binding Update per max.
-type natLiveness struct {
-	window, max time.Duration
-	active      bool
-	out, in     uint64
-	outAt, inAt time.Time
-	lastRefresh time.Time
-	backoff     time.Duration
-}
-
-// stop ends the watch: not behind a NAT, not registered, or away from
-// UDP. The next poll starts afresh.
-func (l *natLiveness) stop() { l.active = false }
-
-// poll takes the tunnel's counters of data packets sent (out) and
-// received (in) at now and reports whether a refresh Binding Update is
-// due.
-func (l *natLiveness) poll(now time.Time, out, in uint64) bool {
-	if !l.active {
-		// A fresh binding: its acknowledgement just came back.
-		*l = natLiveness{window: l.window, max: l.max, active: true, out: out, in: in,
-			outAt: now, inAt: now, backoff: l.window}
-		return false
-	}
-	if in != l.in {
-		l.in, l.inAt, l.backoff = in, now, l.window
-	}
-	if out != l.out {
-		l.out, l.outAt = out, now
-	}
-	if now.Sub(l.outAt) >= l.window || now.Sub(l.inAt) < l.window {
-		// Nothing sent lately (nothing to expect back), or an answer
-		// within the window.
-		return false
-	}
-	if !l.lastRefresh.IsZero() && !l.lastRefresh.Before(l.inAt) && now.Sub(l.lastRefresh) < l.backoff {
-		return false
-	}
-	if !l.lastRefresh.IsZero() && !l.lastRefresh.Before(l.inAt) {
-		// The last refresh brought no traffic back: the flow is
-		// one-way, or the home agent is unreachable (the
-		// registration's own retransmissions handle that).
-		l.backoff = min(2*l.backoff, l.max)
-	}
-	l.lastRefresh = now
-	return true
 }

@@ -103,11 +103,6 @@ type dsmipState struct {
 	hoa4On netip.Addr
 	// warnedDHAAD: the "IPv4 needs a known home agent" warning was given.
 	warnedDHAAD bool
-	// live is the NAT liveness check, pollAt its next poll (zero: not
-	// running).
-	live     natLiveness
-	pollAt   time.Time
-	watching bool
 }
 
 // dsmipInit sets up the state for cfg before the forwarder exists.
@@ -497,69 +492,4 @@ func (r *engine) dsmipStatus(st *Status) {
 		st.NAT = r.ds.nat
 		st.NATKeepaliveS = r.ds.keepalive.Seconds()
 	}
-}
-
-// natLivenessPoll is how often the loop reads the tunnel counters for
-// the NAT liveness check while a binding goes through a NAT.
-const natLivenessPoll = time.Second
-
-// natWatched reports whether the NAT liveness check runs: registered
-// from an IPv4 care-of address, through a NAT (IPv6 in UDP).
-func (r *engine) natWatched() bool {
-	return r.ds.enabled && r.ds.nat && r.ds.kind == tunnel.KindUDP4 && !r.atHome && !r.stopping &&
-		r.cur.Kind == mobilenode.MovedTo && r.cur.CareOf.Is4() && r.reg != nil &&
-		r.reg.State() == mobilenode.Registered && r.reg.Entry().BoundCareOf == r.cur.CareOf
-}
-
-// natNext returns when the loop polls the tunnel counters next. It runs
-// after every event of the loop (arm), so it also notices the check
-// starting and stopping: every stretch of a binding through a NAT starts
-// with fresh counters (the acknowledgement that began it came back).
-func (r *engine) natNext() (time.Time, bool) {
-	if !r.natWatched() {
-		if r.ds.watching {
-			r.ds.watching, r.ds.pollAt = false, time.Time{}
-			r.ds.live.stop()
-		}
-		return time.Time{}, false
-	}
-	if !r.ds.watching {
-		r.ds.watching, r.ds.pollAt = true, time.Time{}
-		r.ds.live.stop()
-	}
-	return r.ds.pollAt, true
-}
-
-// natTimer runs the NAT liveness check (natLiveness) when due: a refresh
-// Binding Update goes out at once when data went out through the NAT
-// but none came back for the window, so that a NAT that lost its mapping
-// costs a few seconds instead of up to a keepalive interval.
-func (r *engine) natTimer(now time.Time) {
-	if !r.ds.watching || !r.natWatched() {
-		return
-	}
-	if !r.ds.pollAt.IsZero() && now.Before(r.ds.pollAt) {
-		return
-	}
-	r.ds.pollAt = now.Add(natLivenessPoll)
-	if r.ds.live.window == 0 {
-		r.ds.live.window = r.d.opts.NATLiveness
-		if r.ds.live.window <= 0 {
-			r.ds.live.window = DefaultNATLiveness
-		}
-	}
-	r.ds.live.max = max(r.ds.keepalive, r.ds.live.window)
-	c := r.tun.Counters.Snapshot()
-	out := c.Get(tunnel.Out, tunnel.ReasonOK).Packets
-	in := c.Get(tunnel.In, tunnel.ReasonOK).Packets
-	if !r.ds.live.poll(now, out, in) {
-		return
-	}
-	o, ok := r.reg.Refresh(now)
-	if !ok {
-		return
-	}
-	r.log.Info("nothing back from the home agent through the NAT: refreshing the binding", zap.String("event", "nat_refresh"),
-		daemon.CoA(r.cur.CareOf), daemon.HA(r.cfg.HomeAgentIPv4), zap.Duration("silent_for", r.ds.live.window))
-	r.output(o)
 }

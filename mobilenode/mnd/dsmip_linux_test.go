@@ -375,7 +375,7 @@ func TestRootDSMIP(t *testing.T) {
 }
 
 // TestRootDSMIPNATRebinding: with the default 110 s NAT keepalive, a NAT
-// that loses its mapping mid-flow costs about DefaultNATLiveness, not a
+// that loses its mapping mid-flow costs about DefaultLiveness, not a
 // keepalive interval: the mobile node's TCP segments leave through a new
 // mapping that had drops, nothing comes back, and the liveness check's
 // refresh Binding Update moves had's binding to the new mapping.
@@ -416,12 +416,12 @@ func TestRootDSMIPNATRebinding(t *testing.T) {
 	t.Logf("NAT rebinding: had moved from %s to %s after %v", before, after, took)
 	// The window, a poll period, the first TCP retransmissions and the
 	// Binding Update round trip; a keepalive would take 110 s.
-	if limit := DefaultNATLiveness + 3*time.Second; took > limit {
+	if limit := DefaultLiveness + 3*time.Second; took > limit {
 		t.Errorf("recovery took %v, want at most %v", took, limit)
 	}
 	t.Logf("TCP echo back %v after the flush", time.Since(start))
-	if !strings.Contains(l.logs.String(), `"event":"nat_refresh"`) {
-		t.Error("no nat_refresh logged")
+	if !strings.Contains(l.logs.String(), `"event":"liveness_refresh"`) || !strings.Contains(l.logs.String(), `"nat":true`) {
+		t.Error("no liveness_refresh with nat true logged")
 	}
 	l.checkQuiet(d)
 }

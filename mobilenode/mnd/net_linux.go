@@ -136,27 +136,13 @@ func (r *engine) addrDel(dev string, a netip.Prefix) error {
 	return nil
 }
 
-func sysctlPath(iface, key string) string { return "/proc/sys/net/ipv6/conf/" + iface + "/" + key }
-
-// writeSysctl sets an IPv6 per-interface sysctl and returns the old value.
-// /proc/sys/net belongs to the network namespace of the thread that opens
-// it, which for the daemon is its own.
-func writeSysctl(iface, key, value string) (string, error) {
-	old, err := readSysctl(iface, key)
-	if err != nil {
-		return "", err
-	}
-	return old, writeSysctlPath(sysctlPath(iface, key), value)
-}
-
+// writeSysctlPath writes a sysctl. /proc/sys/net belongs to the network
+// namespace of the thread that opens it, which for the daemon is its own.
 func writeSysctlPath(path, value string) error {
 	return os.WriteFile(path, []byte(value+"\n"), 0o644)
 }
 
-func readSysctl(iface, key string) (string, error) {
-	b, err := os.ReadFile(sysctlPath(iface, key))
-	return strings.TrimSpace(string(b)), err
-}
+func readSysctl(iface, key string) (string, error) { return readSysctlPath(sysctlPath(iface, key)) }
 
 // icmpConn is the raw ICMPv6 socket of the daemon: Router Advertisements
 // and Parameter Problems in, Router Solicitations and the home address's
@@ -341,8 +327,10 @@ func (d *Daemon) handler() http.Handler {
 // RouteProtocol (the IPv6 or IPv4 route to the home agent, the care-of
 // table's default,
 // the default routes with the home address as source, the care-of rule),
-// the care-of table's rules, and the home address on the access
-// interfaces. It works in the calling thread's network namespace.
+// the care-of table's rules, the home address on the access
+// interfaces, and the sysctls it changed on them, from the journal next
+// to the control socket (sysctl.go). It works in the calling thread's
+// network namespace.
 func Cleanup(cfg *conf.MN, w io.Writer) error {
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
@@ -398,6 +386,13 @@ func Cleanup(cfg *conf.MN, w io.Writer) error {
 	if netif.DeleteNFTable("ip6", RONFTable) == nil {
 		fmt.Fprintf(w, "mnd: removed the nftables table ip6 %s\n", RONFTable)
 		n++
+	}
+	// The sysctls the crashed run changed on the access interfaces
+	// (sysctl.go).
+	restored, err := cleanupSysctls(cfg, w)
+	n += restored
+	if err != nil {
+		errs = append(errs, err)
 	}
 	for _, name := range cfg.Interfaces {
 		l, err := h.LinkByName(name)

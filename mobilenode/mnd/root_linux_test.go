@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gomip6/gomip6/ra"
 	"io"
 	"net"
 	"net/netip"
@@ -19,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gomip6/gomip6/ra"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -599,6 +600,9 @@ type testHA struct {
 	mu        sync.Mutex
 	coa       netip.Addr
 	has       bool
+	// lose makes the home agent forget its bindings, as a had restarted
+	// without its state would (liveness_linux_test.go).
+	lose func()
 }
 
 func startTestHA(t *testing.T, ns *netlab.NS) *testHA {
@@ -619,9 +623,20 @@ key = %q
 	tab := tunnel.NewTable(1)
 	core, err := homeagent.New(cfg, homeagent.Options{Table: tab, SkipDAD: true})
 	must(t, err)
+	var coreMu sync.Mutex
 	tn, err := tunnel.New(tunnel.Config{Role: tunnel.RoleHomeAgent, ErrorSource: labHA}, tab)
 	must(t, err)
 	h := &testHA{t: t, ns: ns}
+	h.lose = func() {
+		fresh, err := homeagent.New(cfg, homeagent.Options{Table: tab, SkipDAD: true})
+		must(t, err)
+		coreMu.Lock()
+		core = fresh
+		coreMu.Unlock()
+		tab.Delete(netip.PrefixFrom(labHoA, 128))
+		_, _ = ns.IP("-6", "route", "del", labHoA.String()+"/128", "dev", "hatun")
+		h.set(netip.Addr{}, false)
+	}
 	var fwd *tunnel.Forwarder
 	var sender *rawsock.Sender
 	var ls []*rawsock.Listener
@@ -724,7 +739,9 @@ key = %q
 				continue
 			}
 			p := homeagent.Packet{Src: lay.Src, Dst: lay.Dst, HomeAddress: lay.HomeAddress, MH: m.pkt[lay.Offset:lay.End]}
+			coreMu.Lock()
 			res := core.ProcessBU(nil, p, time.Now())
+			coreMu.Unlock()
 			switch res.Change {
 			case homeagent.Created, homeagent.Moved:
 				_, err := ns.IP("-6", "route", "replace", labHoA.String()+"/128", "dev", "hatun")

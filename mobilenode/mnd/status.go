@@ -48,6 +48,13 @@ type Status struct {
 	State     string `json:"state"`
 	// Bindings is the Binding Update List (RFC 6275 §11.1).
 	Bindings []BindingStatus `json:"bindings"`
+	// HomeAgents is the home agent list of the last DHAAD reply, most
+	// preferred first, when home_agent is left out of mnd.toml; the one
+	// in use is HomeAgent (RFC 6275 §11.4.1, mps_linux.go).
+	HomeAgents []netip.Addr `json:"home_agents,omitempty"`
+	// HomePrefix is the home prefix as the home agent's last Mobile
+	// Prefix Advertisement gave it (§11.4.3); absent before the first.
+	HomePrefix *HomePrefixStatus `json:"home_prefix,omitempty"`
 }
 
 // BindingStatus is one Binding Update List entry in the status.
@@ -107,6 +114,14 @@ type Counters struct {
 	SendErrors     uint64
 	RouteErrors    uint64
 	LostConnection uint64
+	// LivenessRefreshes counts the refresh Binding Updates sent because
+	// the tunnel went one-way (liveness.go); CarrierFlaps the carrier
+	// losses seen only in the link's carrier down count (carrier.go).
+	LivenessRefreshes, CarrierFlaps uint64
+	// Mobile prefix discovery and home agent fallback (mps_linux.go):
+	// Mobile Prefix Solicitations sent, Mobile Prefix Advertisements
+	// accepted, and moves to another home agent of the DHAAD list.
+	MPSSent, MPAAccepted, HAFallbacks uint64
 	// Route optimization (ro_linux.go): Home and Care-of Test Inits
 	// sent, return routability runs completed and attempts failed,
 	// Binding Updates to correspondents, Mobility Headers from them,
@@ -142,6 +157,11 @@ func writeMetrics(w io.Writer, st Status, c Counters, tc *tunnel.Snapshot) error
 	m.Counter("mip6_mn_returned_home_total", "Returns to the home link.", c.ReturnedHome)
 	m.Counter("mip6_mn_connectivity_lost_total", "Times no access interface was usable.", c.LostConnection)
 	m.Counter("mip6_mn_link_events_total", "Link up and down events of the access interfaces.", c.LinkEvents)
+	m.Counter("mip6_mn_liveness_refreshes_total", "Refresh Binding Updates sent because data went out through the tunnel and nothing came back.", c.LivenessRefreshes)
+	m.Counter("mip6_mn_mobile_prefix_solicitations_total", "Mobile Prefix Solicitations sent to the home agent.", c.MPSSent)
+	m.Counter("mip6_mn_mobile_prefix_advertisements_total", "Mobile Prefix Advertisements from the home agent accepted.", c.MPAAccepted)
+	m.Counter("mip6_mn_home_agent_fallbacks_total", "Moves to the next home agent of the DHAAD list (silence or refusal).", c.HAFallbacks)
+	m.Counter("mip6_mn_carrier_flaps_total", "Carrier losses of access interfaces seen only in the carrier down count (a flap the link events missed).", c.CarrierFlaps)
 	m.Counter("mip6_mn_router_advertisements_total", "Valid Router Advertisements received.", c.RAReceived)
 	m.Counter("mip6_mn_router_advertisements_invalid_total", "Router Advertisements that failed RFC 4861 validation.", c.RAInvalid)
 	m.Counter("mip6_mn_parameter_problems_total", "ICMPv6 Parameter Problems about our Home Address option.", c.ParamProblems)
