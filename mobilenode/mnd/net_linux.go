@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -30,14 +31,37 @@ import (
 func (r *engine) apply(p Plan) {
 	c := Diff(r.plan, p, r.relink)
 	clear(r.relink)
+	var pending map[RouteKey]bool
 	for _, rt := range c.Replace {
 		nr, err := r.nlRoute(rt)
 		if err == nil {
 			err = r.h.RouteReplace(nr)
 		}
-		if err != nil {
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.ENETUNREACH):
+			// The gateway is not on-link (any more): the link went
+			// down, or lost its address, between the event this plan
+			// answers and now (a flap). Not an error of ours: the
+			// route stays out of the installed plan, so the apply that
+			// follows the link's return installs it.
+			if pending == nil {
+				pending = make(map[RouteKey]bool)
+			}
+			pending[rt.Key()] = true
+			r.log.Info("route not installed: its link went away meanwhile", zap.Stringer("route", rt), zap.Error(err))
+		default:
 			r.routeErr("route "+rt.String(), err)
 		}
+	}
+	if pending != nil {
+		kept := make([]Route, 0, len(p.Routes))
+		for _, rt := range p.Routes {
+			if !pending[rt.Key()] {
+				kept = append(kept, rt)
+			}
+		}
+		p.Routes = kept
 	}
 	for _, ru := range c.AddRules {
 		if err := r.h.RuleAdd(nlRule(ru)); err != nil && !errors.Is(err, unix.EEXIST) {
