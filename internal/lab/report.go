@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +16,8 @@ type Report struct {
 	Prefix string
 	// Started is when the daemons were started (the timeline's origin).
 	Started time.Time
+	// RadvdA is how link A's radvd advertised.
+	RadvdA  RAProfile
 	Daemons []DaemonInfo
 	Legs    []LegResult
 	// TCP is the whole connection's outcome.
@@ -52,6 +55,18 @@ type LegResult struct {
 	TimeToRegister time.Duration
 	// NotRegistered says what the daemons reported instead.
 	NotRegistered string
+	// LinkUp is when the mobile node's link came up on the new network,
+	// from the move (its carrier back: mnd's "link up" or the lab's
+	// "moved", whichever came first). Delivered reports that a
+	// correspondent's probe sent after the move was answered, and
+	// FirstPacket how long after LinkUp the first answer came: issue 5's
+	// handover time, "link-up to the first packet of a correspondent's
+	// flow delivered to the home address through the new care-of
+	// address" (at home: directly on the home link). FirstDelivery
+	// explains why such a probe can only have come through the new link.
+	LinkUp      time.Duration
+	Delivered   bool
+	FirstPacket time.Duration
 	// CareOf and Encapsulation are mnd's at the end of the leg; HABinding
 	// the home agent's binding for the home address then ("" if none).
 	CareOf, Encapsulation, HABinding string
@@ -85,6 +100,78 @@ type TimelineEntry struct {
 	Repeats int
 }
 
+// FirstDelivery returns the time from linkUp to the first Echo Reply to
+// come back for a probe sent at or after movedAt, when the mobile node's
+// old link went away; false if none came before end. The answer counts
+// only if it came after linkUp: a probe sent in the instant between
+// movedAt and the old link's removal could still be answered through the
+// old link, but not after the new one is up, since the mobile node has a
+// single interface and its old link is gone by then. The reply's arrival
+// at the correspondent stands for the request's delivery to the mobile
+// node, so the figure includes the way back (well under a millisecond in
+// the lab) and the probe interval's granularity.
+func FirstDelivery(probes []Probe, movedAt, linkUp, end time.Time) (time.Duration, bool) {
+	var first time.Time
+	for _, p := range probes {
+		if p.Sent.Before(movedAt) || !p.Sent.Before(end) || !p.Received.After(linkUp) || !p.Received.Before(end) {
+			continue
+		}
+		if first.IsZero() || p.Received.Before(first) {
+			first = p.Received
+		}
+	}
+	if first.IsZero() {
+		return 0, false
+	}
+	return first.Sub(linkUp), true
+}
+
+// DurationStats are the median, minimum and maximum of a sample of
+// durations, and its size.
+type DurationStats struct {
+	N                int
+	Median, Min, Max time.Duration
+}
+
+// Summarize computes the statistics of ds (zero for none). The median of
+// an even number of values is the mean of the two middle ones.
+func Summarize(ds []time.Duration) DurationStats {
+	if len(ds) == 0 {
+		return DurationStats{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	n := len(s)
+	st := DurationStats{N: n, Min: s[0], Max: s[n-1], Median: s[n/2]}
+	if n%2 == 0 {
+		st.Median = (s[n/2-1] + s[n/2]) / 2
+	}
+	return st
+}
+
+// String formats the statistics as the report prints them.
+func (s DurationStats) String() string {
+	if s.N == 0 {
+		return "no move delivered a packet"
+	}
+	moves := "moves"
+	if s.N == 1 {
+		moves = "move"
+	}
+	return fmt.Sprintf("median %s over %d %s (min %s, max %s)", fmtDur(s.Median), s.N, moves, fmtDur(s.Min), fmtDur(s.Max))
+}
+
+// FirstPacketStats summarises FirstPacket over the legs that delivered.
+func (r *Report) FirstPacketStats() DurationStats {
+	var ds []time.Duration
+	for _, l := range r.Legs {
+		if l.Delivered {
+			ds = append(ds, l.FirstPacket)
+		}
+	}
+	return Summarize(ds)
+}
+
 // OK reports whether every leg went well and the TCP connection survived
 // the whole tour.
 func (r *Report) OK() bool {
@@ -114,6 +201,9 @@ func fmtDur(d time.Duration) string {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\ngomip6 lab %s: the mobile node toured %s\n", r.Prefix, r.tourString())
+	if r.RadvdA != "" {
+		fmt.Fprintf(&b, "radvd on link A: %s\n", r.RadvdA.Describe())
+	}
 	b.WriteString("\ndaemons\n")
 	for _, d := range r.Daemons {
 		if d.Running {
@@ -150,7 +240,7 @@ func (r *Report) WriteText(w io.Writer) error {
 
 	b.WriteString("\nsummary\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  move\tregistered\ttime to register\tflow back after\tlongest gap\tlost\ttcp\thome link\tresult")
+	fmt.Fprintln(tw, "  move\tregistered\ttime to register\tfirst packet\tflow back after\tlongest gap\tlost\ttcp\thome link\tresult")
 	for i, l := range r.Legs {
 		reg, ttr := "no", "-"
 		if l.Registered {
@@ -189,9 +279,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		default:
 			hl = "FAIL"
 		}
-		fmt.Fprintf(tw, "  %d. %s -> %s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", i+1, l.From, l.To, reg, ttr, back, fmtDur(l.Flow.LongestGap), l.Flow.Lost, l.Flow.Sent, tcp, hl, res)
+		first := "-"
+		if l.Delivered {
+			first = fmtDur(l.FirstPacket)
+		}
+		fmt.Fprintf(tw, "  %d. %s -> %s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", i+1, l.From, l.To, reg, ttr, first, back, fmtDur(l.Flow.LongestGap), l.Flow.Lost, l.Flow.Sent, tcp, hl, res)
 	}
 	tw.Flush()
+	b.WriteString("  (time to register and flow back after: from the move; first packet: from link-up on the new network\n" +
+		"   to the first correspondent probe answered through the new link, issue 5's handover time)\n")
+	if len(r.Legs) > 0 {
+		fmt.Fprintf(&b, "\nhandover, link-up to first packet: %s\n", r.FirstPacketStats())
+	}
 	for i, l := range r.Legs {
 		if l.NotRegistered != "" {
 			fmt.Fprintf(&b, "  %d. not registered: %s\n", i+1, l.NotRegistered)
@@ -259,6 +358,8 @@ func (r *Report) JSON() ([]byte, error) {
 		CareOfAddress    string   `json:"care_of_address,omitempty"`
 		Encapsulation    string   `json:"encapsulation,omitempty"`
 		HABinding        string   `json:"ha_binding,omitempty"`
+		LinkUpMS         float64  `json:"link_up_ms"`
+		FirstPacketMS    *float64 `json:"first_packet_ms"`
 		ProbesSent       int      `json:"probes_sent"`
 		ProbesLost       int      `json:"probes_lost"`
 		LongestGapMS     float64  `json:"longest_gap_ms"`
@@ -290,9 +391,31 @@ func (r *Report) JSON() ([]byte, error) {
 		Socket    string `json:"socket,omitempty"`
 		Log       string `json:"log,omitempty"`
 	}
+	type jsonRadvd struct {
+		Profile RAProfile `json:"profile"`
+		Config  string    `json:"config"`
+	}
+	type jsonStats struct {
+		Moves    int      `json:"moves"`
+		MedianMS *float64 `json:"median_ms"`
+		MinMS    *float64 `json:"min_ms"`
+		MaxMS    *float64 `json:"max_ms"`
+	}
+	fp := r.FirstPacketStats()
+	js := jsonStats{Moves: fp.N}
+	if fp.N > 0 {
+		md, mn, mx := msOf(fp.Median), msOf(fp.Min), msOf(fp.Max)
+		js.MedianMS, js.MinMS, js.MaxMS = &md, &mn, &mx
+	}
+	var radvd *jsonRadvd
+	if r.RadvdA != "" {
+		radvd = &jsonRadvd{r.RadvdA, r.RadvdA.Describe()}
+	}
 	out := struct {
 		Prefix      string       `json:"prefix"`
 		Started     string       `json:"started"`
+		RadvdA      *jsonRadvd   `json:"radvd_a,omitempty"`
+		FirstPacket jsonStats    `json:"first_packet"`
 		OK          bool         `json:"ok"`
 		Interrupted bool         `json:"interrupted,omitempty"`
 		Daemons     []jsonDaemon `json:"daemons"`
@@ -303,6 +426,8 @@ func (r *Report) JSON() ([]byte, error) {
 	}{
 		Prefix:      r.Prefix,
 		Started:     r.Started.Format(time.RFC3339Nano),
+		RadvdA:      radvd,
+		FirstPacket: js,
 		OK:          r.OK(),
 		Interrupted: r.Interrupted,
 		TCP: struct {
@@ -333,6 +458,11 @@ func (r *Report) JSON() ([]byte, error) {
 		if l.Registered {
 			v := msOf(l.TimeToRegister)
 			jl.TimeToRegisterMS = &v
+		}
+		jl.LinkUpMS = msOf(l.LinkUp)
+		if l.Delivered {
+			v := msOf(l.FirstPacket)
+			jl.FirstPacketMS = &v
 		}
 		if l.Flow.Recovered {
 			v := msOf(l.Flow.Recovery)

@@ -94,17 +94,91 @@ type Topology struct {
 	// correspondent; FA and FB the routers of foreign links A and B; MN
 	// the mobile node.
 	Inet, Home, HomeHost, CN, FA, FB, MN *netlab.NS
-	// Radvd is the router advertisement daemon of link A.
-	Radvd *netlab.Proc
+	// Radvd is the router advertisement daemon of link A, RadvdA how it
+	// advertises.
+	Radvd  *netlab.Proc
+	RadvdA RAProfile
 
 	mu sync.Mutex
 	at Site
+	// routerA counts RenewRouterA's new identities of link A's router.
+	routerA int
+}
+
+// RAProfile is how the radvd of link A advertises (Options.RadvdA).
+type RAProfile string
+
+// The radvd settings of link A. The issue's handover targets (issue 5) are
+// stated for the MIPv6 minimum intervals and for radvd's defaults.
+const (
+	// RALab: unsolicited RAs every 300 ms to 1 s with the Advertisement
+	// Interval option, MinDelayBetweenRAs 300 ms. The tour's default: a
+	// router tuned for mobile nodes, not to the limit.
+	RALab RAProfile = "lab"
+	// RAMIPv6Min: the shortest intervals RFC 6275 §7.5 allows,
+	// MinRtrAdvInterval 30 ms and MaxRtrAdvInterval 70 ms (radvd adds
+	// 20 ms to a MaxRtrAdvInterval under 200 ms for its scheduling, so
+	// at most 90 ms apart), with the Advertisement Interval option and
+	// MinDelayBetweenRAs 30 ms (RFC 6275 §7.5's MinDelayBetweenRAs).
+	RAMIPv6Min RAProfile = "mipv6-min"
+	// RADefaults: no interval lines, radvd's defaults (radvd.conf(5):
+	// MaxRtrAdvInterval 600 s, MinRtrAdvInterval 198 s,
+	// MinDelayBetweenRAs 3 s, Router Solicitations answered with unicast
+	// RAs, AdvRASolicitedUnicast on): a mobile node learns of the link
+	// from the RA answering its Router Solicitation.
+	RADefaults RAProfile = "defaults"
+)
+
+// ParseRAProfile parses "lab", "mipv6-min" or "defaults"; "" is RALab.
+func ParseRAProfile(s string) (RAProfile, error) {
+	switch p := RAProfile(strings.ToLower(strings.TrimSpace(s))); p {
+	case "":
+		return RALab, nil
+	case RALab, RAMIPv6Min, RADefaults:
+		return p, nil
+	}
+	return "", fmt.Errorf("lab: unknown radvd setting %q (lab, mipv6-min or defaults)", s)
+}
+
+// RA returns the netlab settings of the profile for link A (PrefixA).
+func (p RAProfile) RA() netlab.RA {
+	ra := netlab.RA{Prefixes: []string{PrefixA.String()}}
+	switch p {
+	case RAMIPv6Min:
+		ra.MinInterval, ra.MaxInterval = 30*time.Millisecond, 70*time.Millisecond
+	case RADefaults:
+		ra.RadvdDefaults = true
+	default:
+		ra.MinInterval, ra.MaxInterval = 300*time.Millisecond, time.Second
+	}
+	return ra
+}
+
+// Describe says in a line how link A's radvd advertises with the profile.
+func (p RAProfile) Describe() string {
+	switch p {
+	case RAMIPv6Min:
+		return "MIPv6 minimum intervals (RFC 6275 §7.5): MinRtrAdvInterval 0.03 s, MaxRtrAdvInterval 0.07 s, AdvIntervalOpt on, MinDelayBetweenRAs 0.03 s"
+	case RADefaults:
+		return "radvd's defaults: MaxRtrAdvInterval 600 s, MinRtrAdvInterval 198 s, MinDelayBetweenRAs 3 s, solicited RAs unicast"
+	}
+	return "lab setting: MinRtrAdvInterval 0.3 s, MaxRtrAdvInterval 1 s, AdvIntervalOpt on, MinDelayBetweenRAs 0.3 s"
 }
 
 // Build creates the topology in l, with the mobile node attached to the
-// home link. Everything it creates belongs to l (l.Close removes it).
-func Build(l *netlab.Lab) (*Topology, error) {
-	t := &Topology{Lab: l, at: SiteHome}
+// home link and link A's radvd as RALab. Everything it creates belongs to
+// l (l.Close removes it).
+func Build(l *netlab.Lab) (*Topology, error) { return BuildRA(l, RALab) }
+
+// BuildRA is Build with link A's radvd advertising as ra says.
+func BuildRA(l *netlab.Lab, ra RAProfile) (*Topology, error) {
+	if _, err := ParseRAProfile(string(ra)); err != nil {
+		return nil, err
+	}
+	if ra == "" {
+		ra = RALab
+	}
+	t := &Topology{Lab: l, at: SiteHome, RadvdA: ra}
 	var b builder
 	ns := func(p **netlab.NS, name string, dad bool) {
 		if b.err != nil {
@@ -200,16 +274,50 @@ func Build(l *netlab.Lab) (*Topology, error) {
 		return nil, b.err
 	}
 
-	ra, err := t.FA.StartRadvd(BridgeIface, netlab.RA{
-		Prefixes:    []string{PrefixA.String()},
-		MinInterval: 300 * time.Millisecond,
-		MaxInterval: time.Second,
-	})
+	p, err := t.FA.StartRadvd(BridgeIface, ra.RA())
 	if err != nil {
 		return nil, err
 	}
-	t.Radvd = ra
+	t.Radvd = p
 	return t, nil
+}
+
+// RenewRouterA gives link A's router a new identity while the mobile node
+// is elsewhere: a new MAC address on its bridge (00:00:5e:00:53:20 and up,
+// RFC 7042 §2.1.2's documentation block), the link-local address formed
+// from it, and a restarted radvd advertising from them. Detecting Network
+// Attachment (RFC 6059 §2.3) recognises a link by its router's link-local
+// and link-layer addresses together, so the mobile node's next arrival on
+// link A is an arrival on a link it has never seen: it cannot confirm the
+// link with a unicast Neighbor Solicitation and waits for a Router
+// Advertisement, the part of a handover the radvd setting governs.
+func (t *Topology) RenewRouterA() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.at == SiteA {
+		return fmt.Errorf("lab: renewing link A's router with the mobile node on link A")
+	}
+	t.routerA++
+	mac := net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x53, byte(0x20 + (t.routerA-1)%0xe0)}
+	// The modified EUI-64 interface identifier (RFC 4291 Appendix A):
+	// the universal/local bit inverted, ff:fe in the middle.
+	ll := netip.AddrFrom16([16]byte{0: 0xfe, 1: 0x80, 8: mac[0] ^ 0x02, 9: mac[1], 10: mac[2], 11: 0xff, 12: 0xfe, 13: mac[3], 14: mac[4], 15: mac[5]})
+	if err := t.Radvd.Stop(); err != nil {
+		return fmt.Errorf("lab: stopping link A's radvd: %w", err)
+	}
+	var b builder
+	b.ip(t.FA, "link", "set", "dev", BridgeIface, "address", mac.String())
+	b.ip(t.FA, "-6", "addr", "flush", "dev", BridgeIface, "scope", "link")
+	b.ip(t.FA, "-6", "addr", "add", ll.String()+"/64", "dev", BridgeIface, "nodad")
+	if b.err != nil {
+		return b.err
+	}
+	p, err := t.FA.StartRadvd(BridgeIface, t.RadvdA.RA())
+	if err != nil {
+		return err
+	}
+	t.Radvd = p
+	return nil
 }
 
 // Router returns the namespace of the router of site s.

@@ -31,6 +31,8 @@ type Options struct {
 	// StartWait bounds the wait for the daemons at the start (control
 	// sockets, the mobile node at home). Zero: 10 s.
 	StartWait time.Duration
+	// RadvdA is how link A's radvd advertises. Zero: RALab.
+	RadvdA RAProfile
 	// Progress receives a line per step while the lab runs; nil: none.
 	Progress io.Writer
 	// NoDaemons builds the network and runs the tour without starting any
@@ -61,6 +63,9 @@ func (o *Options) defaults() {
 	}
 	if o.StartWait == 0 {
 		o.StartWait = 10 * time.Second
+	}
+	if o.RadvdA == "" {
+		o.RadvdA = RALab
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -107,7 +112,7 @@ func Start(ctx context.Context, t testing.TB, o Options) (*Run, error) {
 		return nil, err
 	}
 	r.progress("building the network in namespaces %s-* ...", l.Prefix())
-	if r.Topo, err = Build(l); err != nil {
+	if r.Topo, err = BuildRA(l, o.RadvdA); err != nil {
 		return fail(err)
 	}
 	if r.Params, err = DefaultParams(r.Dir); err != nil {
@@ -295,6 +300,7 @@ func parseCoA(s string) (netip.Addr, error) {
 type legObs struct {
 	from, to     Site
 	movedAt, end time.Time
+	linkUp       time.Time // when Move returned: the carrier back
 	moveErr      error
 	regAt        time.Time // first poll that showed the registration
 	last         Observation
@@ -387,6 +393,7 @@ func (r *Run) Tour(ctx context.Context) (*Report, error) {
 		r.events = append(r.events, Event{Time: lo.movedAt, Source: "lab", Name: "move",
 			Msg: fmt.Sprintf("eth0's peer leaves %s's bridge (carrier lost)", lo.from)})
 		lo.moveErr = r.Topo.Move(to)
+		lo.linkUp = time.Now()
 		if lo.moveErr != nil {
 			r.event("lab", "move_failed", "%v", lo.moveErr)
 		} else {
@@ -453,6 +460,7 @@ func (r *Run) report(legs []legObs, probes []Probe, trace TCPTrace) *Report {
 	rep := &Report{
 		Prefix:  r.Lab.Prefix(),
 		Started: r.Started,
+		RadvdA:  r.Topo.RadvdA,
 		TCP:     SummarizeTCP(trace),
 		Notes:   append([]string(nil), r.notes...),
 	}
@@ -492,6 +500,11 @@ func (r *Run) report(legs []legObs, probes []Probe, trace TCPTrace) *Report {
 			// The flow is back when a probe sent in the leg's last
 			// second was answered.
 			FlowBack: st.Answered > 0 && anyAnswered(probes, lo.end.Add(-time.Second), lo.end),
+		}
+		if lo.moveErr == nil {
+			up := linkUpAt(ev, r.Params.Interfaces, lo.movedAt, lo.linkUp)
+			leg.LinkUp = up.Sub(lo.movedAt)
+			leg.FirstPacket, leg.Delivered = FirstDelivery(probes, lo.movedAt, up, lo.end)
 		}
 		if lo.last.MNErr == nil {
 			leg.CareOf, leg.Encapsulation = lo.last.MN.CareOfAddress, lo.last.MN.Encapsulation
@@ -558,6 +571,22 @@ func (r *Run) report(legs []legObs, probes []Probe, trace TCPTrace) *Report {
 	SortEvents(ev)
 	rep.Timeline = buildTimeline(ev, legs, r.Started)
 	return rep
+}
+
+// linkUpAt returns when the mobile node's link came up after a move that
+// began at movedAt and whose Move returned at moved: mnd's first "link up"
+// event for one of ifaces in between, if it logged one (the kernel's
+// carrier, seen from inside), else moved. Taking the earlier of the two
+// never shortens the handover figures measured from it.
+func linkUpAt(ev []Event, ifaces []string, movedAt, moved time.Time) time.Time {
+	up := moved
+	for _, e := range ev {
+		if e.Source == "mnd" && e.Name == "link" && e.Msg == "link up" && slices.Contains(ifaces, e.Fields["iface"]) &&
+			!e.Time.Before(movedAt) && e.Time.Before(up) {
+			up = e.Time
+		}
+	}
+	return up
 }
 
 func sortedCopy(ev []Event) []Event {

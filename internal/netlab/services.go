@@ -24,6 +24,15 @@ type RA struct {
 	// accepts MaxInterval below 4 s only because RFC 6275 §7.5 allows it
 	// (it sets AdvIntervalOpt, which mobile nodes use).
 	MinInterval, MaxInterval time.Duration
+	// RadvdDefaults leaves the interval lines out of radvd.conf (and
+	// MinInterval and MaxInterval must be zero): radvd's own defaults,
+	// as an untuned router in the field has (radvd.conf(5):
+	// MaxRtrAdvInterval 600 s, MinRtrAdvInterval 0.33 × that,
+	// MinDelayBetweenRAs 3 s, no Advertisement Interval option, Router
+	// Solicitations answered with unicast RAs, AdvRASolicitedUnicast).
+	// A mobile node then learns of the link from the RA answering its
+	// Router Solicitation, not from the unsolicited ones.
+	RadvdDefaults bool
 	// RouterLifetime is the default router lifetime; zero means radvd's
 	// default (3 × MaxInterval).
 	RouterLifetime time.Duration
@@ -37,7 +46,15 @@ func radvdConfig(ifname string, ra RA) (string, error) {
 	if !validIfname(ifname) {
 		return "", fmt.Errorf("netlab: bad interface name %q", ifname)
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "interface %s {\n\tAdvSendAdvert on;\n", ifname)
 	minI, maxI := ra.MinInterval, ra.MaxInterval
+	if ra.RadvdDefaults {
+		if minI != 0 || maxI != 0 {
+			return "", fmt.Errorf("netlab: RA RadvdDefaults with intervals %v-%v", minI, maxI)
+		}
+		return radvdBody(&b, ra)
+	}
 	if maxI == 0 {
 		maxI = 3 * time.Second
 	}
@@ -47,8 +64,6 @@ func radvdConfig(ifname string, ra RA) (string, error) {
 	if minI > maxI {
 		return "", fmt.Errorf("netlab: RA MinInterval %v above MaxInterval %v", minI, maxI)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "interface %s {\n\tAdvSendAdvert on;\n", ifname)
 	fmt.Fprintf(&b, "\tMinRtrAdvInterval %g;\n\tMaxRtrAdvInterval %g;\n", minI.Seconds(), maxI.Seconds())
 	if maxI < 4*time.Second {
 		// radvd refuses intervals under 4 s unless the Advertisement
@@ -58,18 +73,24 @@ func radvdConfig(ifname string, ra RA) (string, error) {
 		// (the default floor is 3 s).
 		fmt.Fprintf(&b, "\tMinDelayBetweenRAs %g;\n", max(minI, 30*time.Millisecond).Seconds())
 	}
+	return radvdBody(&b, ra)
+}
+
+// radvdBody finishes the interface block of radvdConfig after the
+// interval lines: router lifetime, prefixes and Extra.
+func radvdBody(b *strings.Builder, ra RA) (string, error) {
 	if ra.RouterLifetime > 0 {
-		fmt.Fprintf(&b, "\tAdvDefaultLifetime %d;\n", int(ra.RouterLifetime.Seconds()))
+		fmt.Fprintf(b, "\tAdvDefaultLifetime %d;\n", int(ra.RouterLifetime.Seconds()))
 	}
 	for _, s := range ra.Prefixes {
 		p, err := netip.ParsePrefix(s)
 		if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() || p.Masked() != p {
 			return "", fmt.Errorf("netlab: bad RA prefix %q", s)
 		}
-		fmt.Fprintf(&b, "\tprefix %s {\n\t\tAdvOnLink on;\n\t\tAdvAutonomous on;\n\t};\n", p)
+		fmt.Fprintf(b, "\tprefix %s {\n\t\tAdvOnLink on;\n\t\tAdvAutonomous on;\n\t};\n", p)
 	}
 	if ra.Extra != "" {
-		fmt.Fprintf(&b, "\t%s\n", strings.TrimSpace(ra.Extra))
+		fmt.Fprintf(b, "\t%s\n", strings.TrimSpace(ra.Extra))
 	}
 	b.WriteString("};\n")
 	return b.String(), nil
