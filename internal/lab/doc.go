@@ -19,7 +19,12 @@
 //   - cn, the correspondent, 2001:db8:200::2, where cnd runs (issue 7) and
 //     the flow starts;
 //   - fa, foreign link A: a bridge with 2001:db8:a::/64 and radvd, a real
-//     third-party router as in a café;
+//     third-party router as in a café; how radvd advertises is an
+//     RAProfile (Options.RadvdA, mip6lab --radvd): "lab" (300 ms to 1 s,
+//     the default), "mipv6-min" (RFC 6275 §7.5's 30-70 ms) or "defaults"
+//     (radvd's own, answering Router Solicitations); RenewRouterA gives
+//     the router a new MAC and link-local address, so that the mobile
+//     node meets link A as a network it has never seen (no DNA);
 //   - fb, foreign link B: IPv4 only (192.0.2.0/24, nothing IPv6 on the
 //     link), NAT44 to its uplink 198.51.100.18; the lab gives the mobile
 //     node 192.0.2.10 when it arrives, as a DHCP server would;
@@ -62,7 +67,9 @@
 // # Looking at the daemons from outside
 //
 // The end-to-end tests (e2e_*_test.go: restarts and crashes of had and mnd,
-// hostile traffic, 1,000 link flaps, a soak) use probe.go: SampleProc and
+// hostile traffic, 1,000 link flaps, a soak, route optimization with cnd,
+// the home link's MAC address changing under had, and issue 5's
+// handover targets as medians over arrivals on link A per RAProfile) use probe.go: SampleProc and
 // FDKinds read a daemon's descriptors, RSS, threads and CPU time from /proc;
 // Daemon.Metrics parses /v1/metrics; Daemon.Restart, Kill, Start and
 // RunOnce ("-cleanup") drive its lifecycle; StartCapture runs tcpdump in a
