@@ -49,6 +49,13 @@
 # the one "gomip6=$BENCHFWD_ARGS"), OUT (a file to keep the raw results
 # in; the forwarders' counters go to OUT.ha-KIND-NAME-ROUND.json and
 # OUT.mn-KIND-NAME-ROUND.json).
+#
+# The kernel fast path of tunnel/ebpf (ForwarderConfig.EBPF; ipv6 and
+# 6in4 only, not with -packetrx):
+#   VARIANTS="raw=;ebpf=-ebpf auto -ebpf-route 2001:db8:2::/64"
+# "-ebpf auto" decapsulates on the interface toward the far end point,
+# "-ebpf-route" is the mobile node's accelerated route to the
+# correspondent's prefix (the home agent's come with its binding).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -139,13 +146,19 @@ done
 ip -n "$P-cn" -6 route add default via 2001:db8:2::1
 ip -n "$P-mn" addr add $HOA/128 dev lo nodad
 
+# The kernel's routes have metric 100, ahead of everything a forwarder
+# adds (the plain routes into gmtun0 have the default 1024, tunnel/ebpf's
+# accelerated ones 512 and exist while a "-ebpf" forwarder runs): a
+# kernel run adds them, a tunnel run removes them.
 kernel_routes() {
-	ip -n "$P-mn" -6 route replace 2001:db8:2::/64 via $HA6 src $HOA
-	ip -n "$P-ha" -6 route replace $HOA/128 via $MN6
+	ip -n "$P-mn" -6 route replace 2001:db8:2::/64 via $HA6 src $HOA metric 100
+	ip -n "$P-ha" -6 route replace $HOA/128 via $MN6 metric 100
 }
 tunnel_routes() {
 	ip -n "$P-mn" -6 route replace 2001:db8:2::/64 dev gmtun0 src $HOA
 	ip -n "$P-ha" -6 route replace $HOA/128 dev gmtun0
+	ip -n "$P-mn" -6 route del 2001:db8:2::/64 metric 100
+	ip -n "$P-ha" -6 route del $HOA/128 metric 100
 }
 
 # Background processes are started with "ip netns exec" itself, not through

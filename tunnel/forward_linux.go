@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -102,6 +103,40 @@ type ForwarderConfig struct {
 	// taken off.
 	SignalAddrs []netip.Addr
 	Signal      func(pkt []byte, outer Outer)
+	// EBPF, if set, is called with the tun device's name once the
+	// forwarder runs, to start a kernel fast path next to it (opt-in;
+	// tunnel/ebpf: the kernel encapsulates and decapsulates IPv6 in IPv6
+	// and 6in4 with BPF programs, GSO super-packets whole, and leaves
+	// what it does not handle to the forwarder, which stays the
+	// fallback). The forwarder keeps it in step with the binding table
+	// (Table.Changes, and once a second for path MTU changes) and closes
+	// it first on Close. If it fails the forwarder runs without it and
+	// says why in Stats.KernelPathError (and OnError). It cannot be
+	// combined with PacketReceive: packet sockets see arriving packets
+	// before the kernel path decapsulates them, so both would forward
+	// them.
+	EBPF func(device string) (KernelPath, error)
+}
+
+// KernelPath is a kernel fast path working next to a Forwarder
+// (ForwarderConfig.EBPF), such as tunnel/ebpf's Accelerator.
+type KernelPath interface {
+	// Sync makes the kernel's copy of the bindings match t.
+	Sync(t *Table) error
+	// Stats returns its packet counters.
+	Stats() KernelStats
+	// Close removes all it added to the system.
+	Close() error
+}
+
+// KernelStats are a KernelPath's packet counters. A GSO packet counts
+// once, whatever the number of segments it carries.
+type KernelStats struct {
+	// Encapsulated and Decapsulated count packets the kernel tunnelled
+	// itself; Passed those it left to the forwarder; Dropped those it
+	// dropped (anti-spoofing and ECN, as Tunnel.Decap, or a failed
+	// helper).
+	Encapsulated, Decapsulated, Passed, Dropped uint64
 }
 
 // Forwarder defaults.
@@ -177,6 +212,11 @@ type Stats struct {
 	PacketSent uint64
 	// LastSendError is the last error a send returned, "" if none.
 	LastSendError string
+	// Kernel are the kernel fast path's counters (ForwarderConfig.EBPF),
+	// KernelPathError why it is not running, "" if it runs or was not
+	// asked for.
+	Kernel          KernelStats
+	KernelPathError string
 }
 
 type fwdCounters struct {
@@ -256,6 +296,11 @@ type Forwarder struct {
 	sendMu sync.RWMutex
 	wg     sync.WaitGroup
 	once   sync.Once
+
+	kp     KernelPath    // ForwarderConfig.EBPF
+	kpErr  string        // why kp is nil
+	kpStop chan struct{} // stops the kp follower
+	kpDone chan struct{}
 }
 
 // NewForwarder creates the tun device and sockets for t in the calling
@@ -300,6 +345,9 @@ func NewForwarder(t *Tunnel, cfg ForwarderConfig) (*Forwarder, error) {
 	if cfg.SocketBuffer == 0 {
 		cfg.SocketBuffer = DefaultSocketBuffer
 	}
+	if cfg.EBPF != nil && cfg.PacketReceive {
+		return nil, errors.New("tunnel: EBPF and PacketReceive cannot be combined")
+	}
 	f := &Forwarder{t: t, cfg: cfg}
 	if cfg.Signal != nil {
 		f.sig = newSignalAddrs(cfg.SignalAddrs)
@@ -309,7 +357,48 @@ func NewForwarder(t *Tunnel, cfg ForwarderConfig) (*Forwarder, error) {
 		return nil, err
 	}
 	f.start()
+	if cfg.EBPF != nil {
+		f.startKernelPath()
+	}
 	return f, nil
+}
+
+// startKernelPath starts ForwarderConfig.EBPF and a goroutine that keeps
+// it in step with the table: on every change, and once a second for what
+// changes without a Set (path MTUs lowered by Packet Too Big).
+func (f *Forwarder) startKernelPath() {
+	kp, err := f.cfg.EBPF(f.name)
+	if err == nil {
+		if err = kp.Sync(f.t.table); err != nil {
+			kp.Close()
+		}
+	}
+	if err != nil {
+		f.kpErr = err.Error()
+		if f.cfg.OnError != nil {
+			f.cfg.OnError(fmt.Errorf("tunnel: kernel path: %w", err))
+		}
+		return
+	}
+	f.kp = kp
+	f.kpStop, f.kpDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(f.kpDone)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		changes := f.t.table.Changes()
+		for {
+			select {
+			case <-f.kpStop:
+				return
+			case <-changes:
+			case <-tick.C:
+			}
+			if err := kp.Sync(f.t.table); err != nil && f.cfg.OnError != nil {
+				f.cfg.OnError(fmt.Errorf("tunnel: kernel path: %w", err))
+			}
+		}
+	}()
 }
 
 // Name returns the tun device's name.
@@ -495,6 +584,13 @@ func (f *Forwarder) run(name string, loop func() error) {
 func (f *Forwarder) Close() error {
 	var err error
 	f.once.Do(func() {
+		// The kernel path first: its routes go, and the tun device
+		// takes their traffic while the forwarder still runs.
+		if f.kp != nil {
+			close(f.kpStop)
+			<-f.kpDone
+			err = f.kp.Close()
+		}
 		f.closed.Store(true)
 		// Wake the socket readers, close the tun queues (which wakes
 		// their readers), wait for every goroutine, and only then close
@@ -503,7 +599,7 @@ func (f *Forwarder) Close() error {
 		for _, s := range f.socks {
 			s.shutdown()
 		}
-		err = f.closeAll()
+		err = errors.Join(err, f.closeAll())
 	})
 	return err
 }
@@ -549,6 +645,10 @@ func (f *Forwarder) Stats() Stats {
 	if p := c.lastSendErr.Load(); p != nil {
 		s.LastSendError = *p
 	}
+	if f.kp != nil {
+		s.Kernel = f.kp.Stats()
+	}
+	s.KernelPathError = f.kpErr
 	return s
 }
 

@@ -329,6 +329,36 @@ type Table struct {
 	lmu     sync.Mutex
 	lowered map[*Binding]time.Time
 	now     func() time.Time // the clock of LowerPathMTU; tests replace it
+
+	changes atomic.Pointer[chan struct{}] // Changes
+}
+
+// Changes returns the table's change channel: it receives a value after
+// Set, SetIPv4, Delete or DeleteIPv4 changed the table, with changes
+// coalesced (never blocking the writer) while the value is not taken.
+// It is for followers that mirror the table by reading it again with
+// Range, such as a kernel fast path (ForwarderConfig.EBPF). Every call
+// returns the same channel, so a table has one follower: a second would
+// take the first one's signals.
+func (t *Table) Changes() <-chan struct{} {
+	if c := t.changes.Load(); c != nil {
+		return *c
+	}
+	c := make(chan struct{}, 1)
+	if !t.changes.CompareAndSwap(nil, &c) {
+		return *t.changes.Load()
+	}
+	return c
+}
+
+// changed signals Changes, if anyone asked for it.
+func (t *Table) changed() {
+	if c := t.changes.Load(); c != nil {
+		select {
+		case *c <- struct{}{}:
+		default:
+		}
+	}
 }
 
 const (
@@ -464,7 +494,11 @@ func (t *Table) Set(p netip.Prefix, e Endpoint) error {
 	if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
 		return ErrNotIPv6
 	}
-	return t.set(p.Masked(), e)
+	if err := t.set(p.Masked(), e); err != nil {
+		return err
+	}
+	t.changed()
+	return nil
 }
 
 // SetIPv4 installs or replaces the binding of an IPv4 home address (RFC
@@ -482,7 +516,11 @@ func (t *Table) SetIPv4(a netip.Addr, e Endpoint) error {
 	if e.Kind != KindUDP4 {
 		return fmt.Errorf("tunnel: IPv4 home address %v over %v: only udp4 carries IPv4 packets", a, e.Kind)
 	}
-	return t.set(netip.PrefixFrom(netip.AddrFrom16(a.As16()), 128), e)
+	if err := t.set(netip.PrefixFrom(netip.AddrFrom16(a.As16()), 128), e); err != nil {
+		return err
+	}
+	t.changed()
+	return nil
 }
 
 // DeleteIPv4 removes the binding of IPv4 home address a and reports
@@ -491,7 +529,11 @@ func (t *Table) DeleteIPv4(a netip.Addr) bool {
 	if !a.Is4() {
 		return false
 	}
-	return t.deleteHost(netip.AddrFrom16(a.As16()).As16())
+	if !t.deleteHost(netip.AddrFrom16(a.As16()).As16()) {
+		return false
+	}
+	t.changed()
+	return true
 }
 
 // ErrNotIPv4 is returned by SetIPv4 for an address that is not IPv4.
@@ -627,10 +669,16 @@ func (t *Table) Delete(p netip.Prefix) bool {
 	}
 	p = p.Masked()
 	k := p.Addr().As16()
+	var ok bool
 	if p.Bits() < 128 {
-		return t.deletePrefix(prefixKey{k, uint8(p.Bits())})
+		ok = t.deletePrefix(prefixKey{k, uint8(p.Bits())})
+	} else {
+		ok = t.deleteHost(k)
 	}
-	return t.deleteHost(k)
+	if ok {
+		t.changed()
+	}
+	return ok
 }
 
 // deleteHost removes the /128 entry with key k.

@@ -10,6 +10,11 @@
 //
 // Once the tun device is up it prints "ready <name>" on standard output,
 // so a script can wait for it before adding routes.
+//
+// With -ebpf (IPv6 in IPv6 and 6in4) the forwarder starts tunnel/ebpf's
+// kernel path (ForwarderConfig.EBPF): the home agent's accelerated route
+// comes with the binding, a mobile node's is -ebpf-route; the counters
+// then include the kernel path's (Stats.Kernel, and EBPF by reason).
 package main
 
 import (
@@ -21,7 +26,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/gomip6/gomip6/tunnel"
+	"github.com/gomip6/gomip6/tunnel/ebpf"
 )
 
 func main() {
@@ -42,15 +50,17 @@ func main() {
 		errSrc  = flag.String("error-source", "", "source of ICMPv6 errors (empty: none sent)")
 		pktRX   = flag.Bool("packetrx", false, "ipv6, 6in4: receive large packets on packet sockets (ForwarderConfig.PacketReceive)")
 		pktTX   = flag.Bool("packettx", false, "ipv6, 6in4: send on a packet socket (ForwarderConfig.PacketSend)")
+		bpfIf   = flag.String("ebpf", "", "ipv6, 6in4: accelerate with tunnel/ebpf, decapsulating on this interface (\"auto\": the one -remote is reached through)")
+		bpfRt   = flag.String("ebpf-route", "", "with -ebpf on a mobile node (ignored on a home agent): the prefix routed through the accelerated tunnel (source -hoa)")
 	)
 	flag.Parse()
-	if err := run(*role, *kind, *hoa, *local, *remote, uint16(*lport), uint16(*rport), *name, *queues, *mtu, *pathMTU, *batch, *hdrIncl, *pktRX, *pktTX, *errSrc); err != nil {
+	if err := run(*role, *kind, *hoa, *local, *remote, uint16(*lport), uint16(*rport), *name, *queues, *mtu, *pathMTU, *batch, *hdrIncl, *pktRX, *pktTX, *errSrc, *bpfIf, *bpfRt); err != nil {
 		fmt.Fprintln(os.Stderr, "benchfwd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(role, kind, hoa, local, remote string, lport, rport uint16, name string, queues, mtu, pmtu, batch int, hdrIncl, pktRX, pktTX bool, errSrc string) error {
+func run(role, kind, hoa, local, remote string, lport, rport uint16, name string, queues, mtu, pmtu, batch int, hdrIncl, pktRX, pktTX bool, errSrc, bpfIf, bpfRt string) error {
 	cfg := tunnel.Config{}
 	switch role {
 	case "ha":
@@ -106,9 +116,39 @@ func run(role, kind, hoa, local, remote string, lport, rport uint16, name string
 		default:
 		}
 	}
+	var acc *ebpf.Accelerator
+	if bpfIf != "" {
+		if bpfIf == "auto" {
+			// The interface the far end point is reached through.
+			rs, err := netlink.RouteGet(ep.Remote.Unmap().AsSlice())
+			if err != nil || len(rs) == 0 {
+				return fmt.Errorf("-ebpf auto: no route to %v: %v", ep.Remote, err)
+			}
+			l, err := netlink.LinkByIndex(rs[0].LinkIndex)
+			if err != nil {
+				return err
+			}
+			bpfIf = l.Attrs().Name
+		}
+		fc.EBPF = ebpf.Start(ebpf.Config{Tunnel: cfg, Interfaces: []string{bpfIf}}, func(a *ebpf.Accelerator) error {
+			acc = a
+			if bpfRt == "" || cfg.Role != tunnel.RoleMobileNode {
+				return nil
+			}
+			dst, err := netip.ParsePrefix(bpfRt)
+			if err != nil {
+				return err
+			}
+			return a.Route(dst, h, tunnel.DefaultPathMTU-ep.Kind.Overhead())
+		})
+	}
 	f, err := tunnel.NewForwarder(t, fc)
 	if err != nil {
 		return err
+	}
+	if st := f.Stats(); st.KernelPathError != "" {
+		f.Close()
+		return fmt.Errorf("-ebpf: %s", st.KernelPathError)
 	}
 	fmt.Printf("ready %s\n", f.Name())
 	sig := make(chan os.Signal, 1)
@@ -118,11 +158,21 @@ func run(role, kind, hoa, local, remote string, lport, rport uint16, name string
 	case <-sig:
 	case runErr = <-errs:
 	}
+	// The kernel path's counters go with it on Close: read them first.
+	var bpfCtr *ebpf.Counters
+	kernel := f.Stats().Kernel
+	if acc != nil {
+		if c, err := acc.Counters(); err == nil {
+			bpfCtr = &c
+		}
+	}
 	closeErr := f.Close()
 	out := struct {
 		Stats    tunnel.Stats
 		Counters map[string]uint64
-	}{f.Stats(), map[string]uint64{}}
+		EBPF     *ebpf.Counters `json:",omitempty"`
+	}{Stats: f.Stats(), Counters: map[string]uint64{}, EBPF: bpfCtr}
+	out.Stats.Kernel = kernel
 	s := t.Counters.Snapshot()
 	for d := tunnel.Direction(0); d < tunnel.NumDirections; d++ {
 		for r := tunnel.Reason(0); r < tunnel.NumReasons; r++ {
