@@ -202,6 +202,9 @@ type Stats struct {
 	// SignalSent the packets SendUDP4 and Send6in4 sent, SignalSendErrors
 	// those they failed to send.
 	Signalled, SignalSent, SignalSendErrors uint64
+	// Keepalives counts empty UDP datagrams received (NAT keepalives,
+	// see natKeepalive), which are not packets and are not decapsulated.
+	Keepalives uint64
 	// TunGSOWrites counts the packets from the packet sockets
 	// (PacketReceive) written to the tun device with their own
 	// virtio-net header: GRO super-packets, and packets whose checksum
@@ -227,6 +230,7 @@ type fwdCounters struct {
 	sends, sent, sendErr, truncated, kindDisabled, portMismatch, icmp    atomic.Uint64
 	lastSendErr                                                          atomic.Pointer[string]
 	signalled, signalSent, signalSendErr                                 atomic.Uint64
+	keepalives                                                           atomic.Uint64
 	gsoWrites, pktSent                                                   atomic.Uint64
 }
 
@@ -640,6 +644,7 @@ func (f *Forwarder) Stats() Stats {
 		Truncated: c.truncated.Load(), KindDisabled: c.kindDisabled.Load(),
 		PortMismatch: c.portMismatch.Load(), ICMPReceived: c.icmp.Load(),
 		Signalled: c.signalled.Load(), SignalSent: c.signalSent.Load(), SignalSendErrors: c.signalSendErr.Load(),
+		Keepalives: c.keepalives.Load(),
 		TunGSOWrites: c.gsoWrites.Load(), PacketSent: c.pktSent.Load(),
 	}
 	if p := c.lastSendErr.Load(); p != nil {
@@ -1294,6 +1299,11 @@ func (p *rxPath) udpDatagram(i int, data []byte) {
 			gso = nativeInt(d)
 		}
 		c = rest
+	}
+	if natKeepalive(data) {
+		p.f.ctr.sockPackets.Add(1)
+		p.f.ctr.keepalives.Add(1)
+		return
 	}
 	if gso <= 0 || gso >= len(data) {
 		p.f.ctr.sockPackets.Add(1)

@@ -17,6 +17,16 @@ import (
 // therefore takes them out before decapsulation and hands them to the
 // daemon (ForwarderConfig.Signal).
 
+// natKeepalive reports whether a UDP datagram received on the DSMIPv6
+// port is a NAT keepalive rather than a tunnelled packet: an empty one.
+// RFC 5555 §4.1 leaves keeping the NAT's mapping open to the mobile node
+// (ours refreshes its binding through it), and some implementations send
+// the smallest datagram there is for it, as other UDP NAT traversal
+// schemes do (RFC 3948 §2.3's NAT-keepalive is one octet; that one cannot
+// be told from a truncated packet here and stays malformed). It carries
+// no IPv6 packet, so it is counted as a keepalive, not as malformed.
+func natKeepalive(payload []byte) bool { return len(payload) == 0 }
+
 // signalAddrs is a small set of IPv6 addresses in table form.
 type signalAddrs [][16]byte
 

@@ -279,6 +279,7 @@ func (d *Daemon) writeMetrics(b *bytes.Buffer, bindings int) {
 		m.Counter("mip6_tunnel_signalling_taken_total", "Mobility Header packets taken off the tunnel sockets for the home agent (RFC 5555).", fs.Signalled)
 		m.Counter("mip6_tunnel_signalling_sent_total", "Mobility Header packets sent through the tunnel sockets (RFC 5555).", fs.SignalSent)
 		m.Counter("mip6_tunnel_signalling_send_errors_total", "Mobility Header packets the tunnel sockets failed to send.", fs.SignalSendErrors)
+		m.Counter("mip6_tunnel_nat_keepalives_total", "Empty UDP datagrams (NAT keepalives) received on the DSMIPv6 port (RFC 5555).", fs.Keepalives)
 	}
 	d.writeUplinkMetrics(m)
 	ps := d.proxy.Stats()

@@ -870,3 +870,26 @@ func TestDSMIPRefreshRequest(t *testing.T) {
 		t.Errorf("bindings_refreshed %d", st.Counters["bindings_refreshed"])
 	}
 }
+
+// TestDSMIPKeepalive: an empty UDP datagram to port 4191, the NAT
+// keepalive some mobile nodes send, is counted as a keepalive and not as
+// a malformed tunnel packet (which would alarm an operator).
+func TestDSMIPKeepalive(t *testing.T) {
+	l, _ := newDSLab(t, false, "")
+	l.start()
+	c := listenIn(t, l.mn, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
+	for range 3 {
+		if _, err := c.WriteToUDPAddrPort(nil, netip.AddrPortFrom(dHA4, mip6.UDPPortDSMIP)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCount(t, "keepalives", func() uint64 { return l.d.fwd.Stats().Keepalives }, 3)
+	if n := l.tunCount(tunnel.In, tunnel.ReasonMalformed); n != 0 {
+		t.Errorf("%d malformed tunnel packets", n)
+	}
+	body, err := control.NewClient(l.dir+"/had.sock").Get(t.Context(), "/v1/metrics")
+	must(t, err)
+	if !strings.Contains(string(body), "mip6_tunnel_nat_keepalives_total 3\n") {
+		t.Errorf("metrics lack the keepalives:\n%s", body)
+	}
+}
