@@ -15,6 +15,13 @@
 // buffers. Nothing on the per-packet path allocates, locks, logs or sleeps,
 // and all methods are safe for concurrent use.
 //
+// For IPv6-in-IPv6 and 6in4 the kernel can carry the packets instead
+// (ForwarderConfig.EBPF, package tunnel/ebpf): BPF programs push and strip
+// the outer header and apply the same checks, driven by the same Table
+// (Table.Changes), while the Forwarder keeps what they leave to it
+// (signalling, packets without a binding, UDP encapsulation). TCP
+// super-packets then cross the tunnel whole, which no socket path can do.
+//
 // # Data flow
 //
 // Buffers carry Headroom (64) octets in front of the packet so that outer
