@@ -644,7 +644,7 @@ func (f *Forwarder) Stats() Stats {
 		Truncated: c.truncated.Load(), KindDisabled: c.kindDisabled.Load(),
 		PortMismatch: c.portMismatch.Load(), ICMPReceived: c.icmp.Load(),
 		Signalled: c.signalled.Load(), SignalSent: c.signalSent.Load(), SignalSendErrors: c.signalSendErr.Load(),
-		Keepalives: c.keepalives.Load(),
+		Keepalives:   c.keepalives.Load(),
 		TunGSOWrites: c.gsoWrites.Load(), PacketSent: c.pktSent.Load(),
 	}
 	if p := c.lastSendErr.Load(); p != nil {
