@@ -25,6 +25,7 @@ type HA struct {
 	// Uplink is the home router's 6in4 uplink (issue 8); nil when absent.
 	Uplink    *Uplink   `toml:"uplink"`
 	RateLimit RateLimit `toml:"rate_limit"`
+	Tunnel    Tunnel    `toml:"tunnel"`
 	Control   Control   `toml:"control"`
 	Log       Log       `toml:"log"`
 }

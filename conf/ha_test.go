@@ -388,6 +388,11 @@ func TestParseHAProblems(t *testing.T) {
 		{"mobile_node as a table", []string{haBase[strings.Index(haBase, "[[mobile_node]]"):], "[mobile_node]\nid = \"x\""},
 			[]want{{"mobile_node", "want an array of tables, got a table"}}},
 		{"home as a string", []string{haBase, `home = "eth1"`}, []want{{"home", "want a table, got string"}}},
+
+		// [tunnel]
+		{"tunnel kernel_path", []string{"", "[tunnel]\nkernel_path = true"}, nil},
+		{"tunnel kernel_path not a bool", []string{"", "[tunnel]\nkernel_path = \"yes\""}, []want{{"tunnel.kernel_path", "want true or false"}}},
+		{"tunnel unknown key", []string{"", "[tunnel]\nkernelpath = true"}, []want{{"tunnel.kernelpath", "did you mean kernel_path?"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -146,6 +146,7 @@ route_optimization_deny = ["2001:db8:300:1::/64"]`), nil},
 		{"unknown key in correspondent", add("[[correspondent]]\naddress = \"2001:db8:300::80\"\nroute_optimization = true\nro = true"),
 			[]want{{"correspondent[0].ro", "unknown key"}}},
 		{"uplink is had's", add("[uplink]\ntype = \"6in4\""), []want{{"uplink", "unknown table"}}},
+		{"kernel path is had's (mnd's tunnel is in userspace)", add("[tunnel]\nkernel_path = true"), []want{{"tunnel", "unknown table"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

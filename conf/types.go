@@ -128,6 +128,20 @@ type Control struct {
 	MetricsListen string `toml:"metrics_listen,omitempty"`
 }
 
+// Tunnel is the [tunnel] section of had.toml and mnd.toml: how the
+// daemon's protocol-41 tunnel (IPv6 in IPv6, RFC 2473; 6in4, RFC 4213)
+// forwards packets.
+type Tunnel struct {
+	// KernelPath turns on the kernel fast path (tunnel/ebpf): BPF
+	// programs encapsulate and decapsulate in the kernel, TCP
+	// super-packets whole, and the userspace forwarder keeps what they do
+	// not handle (UDP encapsulation, IPv4 inner packets). Opt-in, default
+	// false: it needs Linux 6.6, CAP_BPF and CAP_NET_ADMIN; when it
+	// cannot be loaded the daemon logs a warning and runs without it.
+	// mnd does not use it yet (it warns and runs in userspace).
+	KernelPath bool `toml:"kernel_path"`
+}
+
 // RateLimit bounds the signalling one source address may make the daemon
 // process, so that a flood from one host cannot starve the others
 // (RFC 6275 §15.4 for the correspondent, issue 4 for the home agent). It

@@ -46,6 +46,8 @@ type Params struct {
 	// CNRouteOptimization turns cnd's route_optimization on even with
 	// RouteOptimization (mnd's default) off.
 	CNRouteOptimization bool
+	// KernelPath turns on had's [tunnel] kernel_path (tunnel/ebpf).
+	KernelPath bool
 	// Dir holds the control sockets and had's state file.
 	Dir string
 	// LogLevel is had's and cnd's log level, MNLogLevel mnd's: "debug"
@@ -105,6 +107,9 @@ func (p Params) HAConfig() []byte {
 		quote(p.ID), quote(p.HomeAddress.String()), p.SPI, quote(base64.StdEncoding.EncodeToString(p.Key)))
 	if p.HomeAgentIPv4.IsValid() {
 		fmt.Fprintf(&b, "[ipv4]\naddress = %s\n\n", quote(p.HomeAgentIPv4.String()))
+	}
+	if p.KernelPath {
+		b.WriteString("[tunnel]\nkernel_path = true\n\n")
 	}
 	fmt.Fprintf(&b, "[control]\nsocket = %s\n\n", quote(p.Socket("had")))
 	fmt.Fprintf(&b, "[log]\nlevel = %s\nformat = \"json\"\n", quote(p.logLevel()))

@@ -120,6 +120,24 @@ func TestConfigsWithoutIPv4(t *testing.T) {
 	}
 }
 
+// KernelPath turns had's [tunnel] kernel_path on; it is off by default.
+func TestConfigKernelPath(t *testing.T) {
+	p, err := DefaultParams("/run/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, on := range []bool{false, true} {
+		p.KernelPath = on
+		ha, err := conf.ParseHA(p.HAConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ha.Tunnel.KernelPath != on {
+			t.Errorf("KernelPath %v: had.toml kernel_path %v", on, ha.Tunnel.KernelPath)
+		}
+	}
+}
+
 // quote produces TOML strings that decode to the input, whatever it holds.
 func TestQuote(t *testing.T) {
 	for _, s := range []string{"", "plain", `a"b`, `c:\dir\x`, "tab\there", "nl\n", "\x7f\x00", "é laptop@home", "/tmp/a b/had.sock"} {
