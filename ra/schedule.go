@@ -90,7 +90,9 @@ type Scheduler struct {
 	sent             int       // multicast RAs sent so far
 	last             time.Time // when the last one went out
 	next             time.Time // the next unsolicited RA
-	solicited        time.Time // the pending answer to an RS, zero if none
+	// solicited is the pending early RA, zero if none: the answer to an
+	// RS (Solicited) or an RA asked for at once (Trigger).
+	solicited time.Time
 }
 
 // NewScheduler returns a scheduler for t; rnd nil means math/rand/v2.
@@ -176,6 +178,33 @@ func (s *Scheduler) Solicited(now time.Time) {
 		at = s.last.Add(s.t.MinDelayBetweenRAs + d)
 	}
 	if !at.Before(s.next) {
+		return
+	}
+	s.solicited = at
+}
+
+// Trigger asks for an RA as soon as the rate limit allows, because what
+// the router advertises changed (its link-layer address, say) or the
+// link came back. RFC 4861 §6.2.4 lets a router then send up to
+// MAX_INITIAL_RTR_ADVERTISEMENTS unsolicited RAs by the rules of an
+// interface that just became advertising: the RA is due at now, or
+// MinDelayBetweenRAs after the last multicast RA if that was sooner
+// (§6.2.4 and §6.2.6 keep every multicast RA that far apart; RFC 6275
+// §7.5 replaces MIN_DELAY_BETWEEN_RAS by MinDelayBetweenRAs), and the
+// count of initial RAs starts again, so the next ones come at most
+// MAX_INITIAL_RTR_ADVERT_INTERVAL apart. An earlier pending RA (an
+// answer to a solicitation, or the next scheduled one) stays, and serves.
+// Before Start or after Stop it does nothing.
+func (s *Scheduler) Trigger(now time.Time) {
+	if !s.started || s.stopped {
+		return
+	}
+	at := now
+	if !s.last.IsZero() && now.Sub(s.last) < s.t.MinDelayBetweenRAs {
+		at = s.last.Add(s.t.MinDelayBetweenRAs)
+	}
+	s.sent = 0
+	if !at.Before(s.next) || (!s.solicited.IsZero() && !at.Before(s.solicited)) {
 		return
 	}
 	s.solicited = at

@@ -2,6 +2,7 @@ package ra
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -272,5 +273,84 @@ func TestRandomTraffic(t *testing.T) {
 			pendingRS = append(pendingRS, rs)
 			s.Solicited(rs)
 		}
+	}
+}
+
+// TestTrigger: an RA asked for at once goes out at once, or
+// MinDelayBetweenRAs after the last multicast RA (RFC 4861 §6.2.4,
+// §6.2.6; RFC 6275 §7.5), and the initial intervals start again (§6.2.4:
+// up to MAX_INITIAL_RTR_ADVERTISEMENTS RAs as for a new advertising
+// interface).
+func TestTrigger(t *testing.T) {
+	slow := Timing{100 * time.Second, 200 * time.Second, 3 * time.Second}
+	fast := Timing{30 * time.Millisecond, 70 * time.Millisecond, 30 * time.Millisecond}
+	for _, tc := range []struct {
+		name      string
+		tm        Timing
+		lastAt    time.Duration // the last RA, after t0
+		rsAt      time.Duration // an RS before the trigger; 0 for none
+		triggerAt time.Duration
+		want      time.Duration // when the next RA is due
+	}{
+		{"at once", slow, 0, 0, 10 * time.Second, 10 * time.Second},
+		{"rate limited", slow, 0, 0, time.Second, 3 * time.Second},
+		{"exactly MinDelayBetweenRAs later", slow, 0, 0, 3 * time.Second, 3 * time.Second},
+		// The next scheduled RA (30 ms after the last, rand 0) is sooner
+		// than the rate limit allows an extra one: it serves.
+		{"scheduled RA sooner", fast, 0, 0, time.Millisecond, 30 * time.Millisecond},
+		// A pending answer to an RS (delay 0.5 s) later than the
+		// trigger's RA: the trigger's comes first and answers it.
+		{"before a pending answer", slow, 0, 10 * time.Second, 10*time.Second + 100*time.Millisecond, 10*time.Second + 100*time.Millisecond},
+		// A pending answer sooner than the trigger's RA (rate limited
+		// to 3 s + 0.5 s vs 3 s: here the RS came first at 1 s and is
+		// due at 3.5 s; the trigger at 1.2 s is due at 3 s).
+		{"rate limited, before the answer", slow, 0, time.Second, 1200 * time.Millisecond, 3 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustScheduler(t, tc.tm, fixedRand{true})
+			s.Start(t0)
+			s.Sent(t0.Add(tc.lastAt))
+			if tc.rsAt != 0 {
+				s.Solicited(t0.Add(tc.rsAt))
+			}
+			s.Trigger(t0.Add(tc.triggerAt))
+			if got := s.Next().Sub(t0); got != tc.want {
+				t.Errorf("RA due at +%v, want +%v", got, tc.want)
+			}
+		})
+	}
+
+	// The initial intervals again: past the initial burst, a trigger's
+	// RA is followed by RAs at most 16 s apart, then the configured
+	// intervals.
+	s := mustScheduler(t, slow, fixedRand{true})
+	times := run(s, 5)
+	last := times[len(times)-1]
+	at := last.Add(50 * time.Second)
+	s.Trigger(at)
+	if got := s.Next(); !got.Equal(at) {
+		t.Fatalf("triggered RA due at %v, want %v", got.Sub(t0), at.Sub(t0))
+	}
+	var gaps []time.Duration
+	for range 4 {
+		s.Sent(at)
+		gaps = append(gaps, s.Next().Sub(at))
+		at = s.Next()
+	}
+	if want := []time.Duration{16 * time.Second, 16 * time.Second, 200 * time.Second, 200 * time.Second}; !slices.Equal(gaps, want) {
+		t.Errorf("intervals after a trigger %v, want %v", gaps, want)
+	}
+
+	// Nothing before Start or after Stop.
+	s = mustScheduler(t, slow, nil)
+	s.Trigger(t0)
+	if !s.Next().IsZero() {
+		t.Error("a trigger before Start scheduled an RA")
+	}
+	s.Start(t0)
+	s.Stop(t0)
+	s.Trigger(t0)
+	if !s.Next().IsZero() {
+		t.Error("a trigger after Stop scheduled an RA")
 	}
 }

@@ -62,12 +62,16 @@ type SenderConfig struct {
 // Scheduler and sends, and one that reads Router Solicitations and other
 // routers' RAs.
 type Sender struct {
-	cfg            SenderConfig
-	ifi            *net.Interface
-	conn           *ipv6.PacketConn
-	sched          *Scheduler
-	rs             chan struct{}
-	stop           chan struct{}
+	cfg     SenderConfig
+	ifi     *net.Interface
+	conn    *ipv6.PacketConn
+	sched   *Scheduler
+	rs      chan struct{}
+	trigger chan struct{}
+	stop    chan struct{}
+	// write sends an RA's bytes to all-nodes on the link: the socket's,
+	// or a test's.
+	write          func([]byte) error
 	sendWG, readWG sync.WaitGroup
 
 	closeOnce sync.Once
@@ -138,7 +142,8 @@ func Listen(ifname string, cfg SenderConfig) (*Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sender{cfg: cfg, ifi: ifi, conn: conn, sched: sched, rs: make(chan struct{}, 1), stop: make(chan struct{})}
+	s := newSender(cfg, sched)
+	s.ifi, s.conn, s.write = ifi, conn, s.writeSocket
 	s.linkLocal = netif.LinkLocal(ifi)
 	if err := s.SetParams(cfg.Params); err != nil {
 		conn.Close()
@@ -150,6 +155,24 @@ func Listen(ifname string, cfg SenderConfig) (*Sender, error) {
 	go s.readLoop()
 	go s.sendLoop()
 	return s, nil
+}
+
+// newSender returns a Sender without socket or goroutines: Listen adds
+// them, a test its own write.
+func newSender(cfg SenderConfig, sched *Scheduler) *Sender {
+	return &Sender{cfg: cfg, sched: sched, rs: make(chan struct{}, 1), trigger: make(chan struct{}, 1), stop: make(chan struct{})}
+}
+
+// Trigger asks for an RA with the current parameters as soon as
+// MinDelayBetweenRAs allows (Scheduler.Trigger has the rules): for a
+// change of what the RAs say, like a new link-layer address, or a link
+// that came back, so that hosts need not wait for the next scheduled RA.
+// It does not block; a passive or closed sender ignores it.
+func (s *Sender) Trigger() {
+	select {
+	case s.trigger <- struct{}{}:
+	default: // one is already asked for
+	}
 }
 
 // openSocket opens the raw ICMPv6 socket on ifi: bound to the device so
@@ -210,6 +233,15 @@ func (s *Sender) send(ra *mip6.RouterAdvertisement) error {
 	if err != nil {
 		return err
 	}
+	if err := s.write(b); err != nil {
+		return err
+	}
+	s.rasSent.Add(1)
+	return nil
+}
+
+// writeSocket sends b on the raw socket to all-nodes, hop limit 255.
+func (s *Sender) writeSocket(b []byte) error {
 	cm := &ipv6.ControlMessage{HopLimit: ndHopLimit, IfIndex: s.ifi.Index}
 	// No zone in dst: a zone name is looked up in the namespace of the
 	// calling thread, which need not be the socket's; the interface index
@@ -218,7 +250,6 @@ func (s *Sender) send(ra *mip6.RouterAdvertisement) error {
 	if _, err := s.conn.WriteTo(b, cm, dst); err != nil {
 		return fmt.Errorf("ra: send RA on %s: %w", s.ifi.Name, err)
 	}
-	s.rasSent.Add(1)
 	return nil
 }
 
@@ -251,6 +282,8 @@ func (s *Sender) sendLoop() {
 			return
 		case <-s.rs:
 			s.sched.Solicited(s.cfg.Now())
+		case <-s.trigger:
+			s.sched.Trigger(s.cfg.Now())
 		case <-timer.C:
 		}
 	}
@@ -276,6 +309,7 @@ func (s *Sender) passiveLoop() {
 		case <-s.stop:
 			return
 		case <-s.rs: // nobody to answer
+		case <-s.trigger: // nothing to send
 		case <-t.C:
 			if s.cfg.HAList != nil {
 				s.cfg.HAList.Expire(s.cfg.Now())

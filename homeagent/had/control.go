@@ -204,6 +204,11 @@ func (d *Daemon) counterMap() map[string]uint64 {
 		"brr_sent":           c.brrSent.Load(),
 		"be_sent":            c.beSent.Load(),
 		"mpa_sent":           c.mpaSent.Load(),
+		"mpa_unsolicited":    c.mpaUnsolicited.Load(),
+		"mpa_retransmitted":  c.mpaRetransmitted.Load(),
+		"mpa_acknowledged":   c.mpaAcked.Load(),
+		"mpa_unanswered":     c.mpaUnanswered.Load(),
+		"mpa_restarted":      c.mpaRestarted.Load(),
 		"dad_started":        c.dadStarted.Load(),
 		"dad_duplicate":      c.dadDuplicate.Load(),
 		"dad_busy":           c.dadBusy.Load(),
@@ -256,6 +261,12 @@ func (d *Daemon) writeMetrics(b *bytes.Buffer, bindings int) {
 	m.Counter("mip6_ha_binding_acks_sent_total", "Binding Acknowledgements sent.", c.baSent.Load())
 	m.Counter("mip6_ha_binding_errors_sent_total", "Binding Errors sent.", c.beSent.Load())
 	m.Counter("mip6_ha_binding_refresh_requests_sent_total", "Binding Refresh Requests sent.", c.brrSent.Load())
+	const mpaHelp = "Mobile Prefix Advertisements sent (RFC 6275 §10.6), by kind."
+	m.Counter("mip6_ha_mobile_prefix_advertisements_total", mpaHelp, c.mpaSolicited.Load(), "kind", "solicited")
+	m.Counter("mip6_ha_mobile_prefix_advertisements_total", mpaHelp, c.mpaUnsolicited.Load(), "kind", "unsolicited")
+	m.Counter("mip6_ha_mobile_prefix_advertisements_total", mpaHelp, c.mpaRetransmitted.Load(), "kind", "retransmission")
+	m.Counter("mip6_ha_mobile_prefix_advertisements_acknowledged_total", "Unsolicited Mobile Prefix Advertisements answered by a solicitation.", c.mpaAcked.Load())
+	m.Counter("mip6_ha_mobile_prefix_advertisements_unanswered_total", "Unsolicited Mobile Prefix Advertisements given up after PREFIX_ADV_RETRIES retransmissions.", c.mpaUnanswered.Load())
 	m.Counter("mip6_ha_bindings_created_total", "Bindings created.", c.created.Load())
 	m.Counter("mip6_ha_bindings_moved_total", "Bindings moved to a new care-of address.", c.moved.Load())
 	m.Counter("mip6_ha_bindings_deleted_total", "Bindings deleted by de-registration or reload.", c.deleted.Load())
@@ -275,6 +286,7 @@ func (d *Daemon) writeMetrics(b *bytes.Buffer, bindings int) {
 	}
 	fs := d.fwd.Stats()
 	m.Counter("mip6_tunnel_send_errors_total", "Tunnel packets the kernel refused to send.", fs.SendErrors)
+	d.writeKernelPathMetrics(m, fs)
 	if d.cfg.IPv4 != nil {
 		m.Counter("mip6_tunnel_signalling_taken_total", "Mobility Header packets taken off the tunnel sockets for the home agent (RFC 5555).", fs.Signalled)
 		m.Counter("mip6_tunnel_signalling_sent_total", "Mobility Header packets sent through the tunnel sockets (RFC 5555).", fs.SignalSent)

@@ -49,10 +49,6 @@ func (d *Daemon) openDHAAD() error {
 		x.p.SetICMPFilter(&f),
 		x.p.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true),
 		x.p.SetHopLimit(64),
-		// The socket also sends had's unsolicited RAs (link_linux.go):
-		// not looped back to the RA sender's socket, which would take
-		// them for another router's.
-		x.p.SetMulticastLoopback(false),
 	)
 	if err == nil {
 		err = joinAnycast(c, resp.Anycast(), d.home.Index)

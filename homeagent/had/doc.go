@@ -23,6 +23,16 @@
 //     decapsulates the reverse tunnel with its anti-spoofing checks.
 //   - Router advertisements on the home link (package ra), unless switched
 //     off.
+//   - Mobile Prefix Advertisements (RFC 6275 §10.6): a solicitation from a
+//     registered mobile node is answered at once; unsolicited ones go to
+//     every node away from home (care-of address, type 2 routing header)
+//     when a reload changes the home prefix's information, and otherwise
+//     at least every home.mobile_prefix_max_interval (RAND_ADV_DELAY of
+//     §10.6.2 after the last exchange), retransmitted after 3, 6 and 12 s
+//     (PREFIX_ADV_TIMEOUT doubling, PREFIX_ADV_RETRIES) until the node
+//     answers with a solicitation (§11.4.3); a later Binding Update
+//     restarts an unanswered one. The schedule is mpasched.go, run by the
+//     loop's housekeeping tick.
 //   - The control socket (/v1/status, /v1/bindings, /v1/metrics).
 //   - The state file, so that a restarted had forwards at once for every
 //     binding still valid.

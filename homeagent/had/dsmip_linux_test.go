@@ -679,17 +679,7 @@ func TestDSMIPIPv4HomeAddress(t *testing.T) {
 // TestDSMIPReload: a changed [ipv4] section is refused whole.
 func TestDSMIPReload(t *testing.T) {
 	l, _ := newDSLab(t, false, "")
-	cfg, err := conf.LoadHA(l.cfgPath)
-	must(t, err)
-	must(t, l.home.Do(func() (err error) {
-		l.d, err = New(cfg, Options{})
-		return err
-	}))
-	reload := make(chan *conf.HA)
-	ctx, cancel := context.WithCancel(context.Background())
-	l.cancel, l.done = cancel, make(chan error, 1)
-	go func() { l.done <- l.d.Run(ctx, reload) }()
-	t.Cleanup(l.stop)
+	_, reload := l.startReloadable()
 	l.writeConfig("[ipv4]\naddress = \"198.51.100.2\"\nnat_keepalive = \"30s\"\n")
 	changed, err := conf.LoadHA(l.cfgPath)
 	must(t, err)

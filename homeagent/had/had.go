@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -51,7 +52,8 @@ const (
 	// rxBufSize holds any Binding Update (mip6.MaxMHLen) behind its IPv6
 	// header and extension headers.
 	rxBufSize = 4096
-	// mpaPerTick paces unsolicited Mobile Prefix Advertisements.
+	// mpaPerTick paces unsolicited Mobile Prefix Advertisements
+	// (retransmissions included): at most this many a second.
 	mpaPerTick = 1000
 )
 
@@ -117,9 +119,10 @@ type Daemon struct {
 	buf       []byte // BA being built
 	pkt       []byte // packet being sent
 	lastAging time.Time
-	// mpaQueue are the home addresses still owed an unsolicited Mobile
-	// Prefix Advertisement, sent mpaPerTick a second.
-	mpaQueue []netip.Addr
+	// mpa schedules the unsolicited Mobile Prefix Advertisements
+	// (mpasched.go), sent by housekeeping; mpaDue is its scratch.
+	mpa    *mpaSchedule
+	mpaDue []mpaDue
 	// ds is the DSMIPv6 state of bindings registered over IPv4, by home
 	// address; poolOnLink says the IPv4 home pool is on the home link
 	// (proxy ARP). See dsmip.go.
@@ -155,6 +158,9 @@ type counters struct {
 	notBU, malformed                      atomic.Uint64
 	baSent, baSendErrors, brrSent, beSent atomic.Uint64
 	mpaSent                               atomic.Uint64
+	mpaSolicited, mpaUnsolicited          atomic.Uint64
+	mpaRetransmitted                      atomic.Uint64
+	mpaAcked, mpaUnanswered, mpaRestarted atomic.Uint64
 	dadStarted, dadDuplicate, dadBusy     atomic.Uint64
 	routeErrors, stateSaves, stateErrors  atomic.Uint64
 	byStatus                              [256]atomic.Uint64
@@ -188,6 +194,8 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		dadDone: make(chan dadResult, maxDAD),
 		reqs:    make(chan request),
 		closing: make(chan struct{}),
+		mpa: newMPASchedule(cfg.Home.MobilePrefixMinInterval.Std(), cfg.Home.MobilePrefixMaxInterval.Std(),
+			cfg.RouterAdvertisements.PrefixPreferredLifetime.Std(), rand.Int64N),
 	}
 	defer func() {
 		if err != nil {
@@ -214,7 +222,8 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 
 	// The data plane first, so that restored bindings forward at once.
 	d.table = tunnel.NewTable(len(cfg.MobileNodes))
-	if d.tun, err = tunnel.New(tunnel.Config{Role: tunnel.RoleHomeAgent, ErrorSource: cfg.Home.Address}, d.table); err != nil {
+	tc := tunnel.Config{Role: tunnel.RoleHomeAgent, ErrorSource: cfg.Home.Address}
+	if d.tun, err = tunnel.New(tc, d.table); err != nil {
 		return d, err
 	}
 	v4 := cfg.IPv4 != nil
@@ -232,6 +241,7 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		// (RFC 5555 §4): handed to the loop, see dsmip.go.
 		fc.SignalAddrs, fc.Signal = []netip.Addr{cfg.Home.Address}, d.onSignal
 	}
+	d.useKernelPath(&fc, tc) // [tunnel] kernel_path, kernelpath_linux.go
 	if d.fwd, err = tunnel.NewForwarder(d.tun, fc); err != nil {
 		return d, fmt.Errorf("tunnel: %w", err)
 	}
@@ -370,6 +380,9 @@ func (d *Daemon) restore() error {
 	d.ha.Cache().Range(func(e binding.Entry) bool {
 		errs = append(errs, d.addRoutes(e))
 		d.syncDSMIP(e.HomeAddress, e.CareOf.Is4(), false)
+		if e.CareOf.Is6() {
+			d.mpa.add(e.HomeAddress, d.now())
+		}
 		d.log.Info("binding restored", zap.String("event", "binding_restored"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf),
 			zap.Time("expires", e.Expires))
 		return true
@@ -620,6 +633,7 @@ func (d *Daemon) apply(res homeagent.Result, now time.Time) {
 	}
 	if res.Change == homeagent.Created || res.Change == homeagent.Refreshed || res.Change == homeagent.Moved {
 		d.syncDSMIP(e.HomeAddress, e.CareOf.Is4(), res.NAT)
+		d.scheduleMPA(e, res.Change, now)
 	}
 	if res.Verdict == homeagent.Reply {
 		d.sendBA(res)
@@ -731,6 +745,7 @@ func (d *Daemon) withdraw(e binding.Entry, ll netip.Addr) {
 		addrs = append(addrs, ll)
 	}
 	d.proxy.Remove(addrs...)
+	d.mpa.remove(e.HomeAddress)
 	d.dropDSMIP(e.HomeAddress)
 	if err := d.delRoutes(e); err != nil {
 		d.log.Warn("route", zap.Error(err), daemon.HoA(e.HomeAddress))
@@ -791,18 +806,14 @@ func (d *Daemon) reload(cfg *conf.HA) {
 	d.cfg = cfg
 	prefixChanged := !reflect.DeepEqual(d.params.MobilePrefixAdvertisement(0), params.MobilePrefixAdvertisement(0))
 	d.setParams(params)
+	d.mpa.setIntervals(cfg.Home.MobilePrefixMinInterval.Std(), cfg.Home.MobilePrefixMaxInterval.Std(), params.PreferredLifetime)
 	if prefixChanged {
 		// The home prefix's information changed (its lifetimes): tell
 		// every mobile node away from home with an unsolicited Mobile
-		// Prefix Advertisement (RFC 6275 §10.6.2).
-		// Paced by housekeeping: a large cache must not burst.
-		d.mpaQueue = d.mpaQueue[:0]
-		d.ha.Cache().Range(func(e binding.Entry) bool {
-			if e.CareOf.Is6() {
-				d.mpaQueue = append(d.mpaQueue, e.HomeAddress)
-			}
-			return true
-		})
+		// Prefix Advertisement, retransmitted until it answers (RFC
+		// 6275 §10.6.2). Sent by housekeeping, paced: a large cache
+		// must not burst.
+		d.mpa.changedAll(d.now())
 	}
 	d.log.Info("configuration reloaded", zap.Int("mobile_nodes", len(cfg.MobileNodes)), zap.Int("dropped", len(dropped)))
 }

@@ -134,7 +134,11 @@ metrics_listen = "[::1]:9641"
 }
 
 // start runs had in the home namespace, in-process.
-func (l *lab) start() {
+func (l *lab) start() { l.startReloadable() }
+
+// startReloadable is start that also returns the configuration had
+// started with and the channel that reloads it.
+func (l *lab) startReloadable() (*conf.HA, chan<- *conf.HA) {
 	t := l.t
 	cfg, err := conf.LoadHA(l.cfgPath)
 	must(t, err)
@@ -143,10 +147,12 @@ func (l *lab) start() {
 		l.d, err = New(cfg, Options{Log: log})
 		return err
 	}))
+	reload := make(chan *conf.HA)
 	ctx, cancel := context.WithCancel(context.Background())
 	l.cancel, l.done = cancel, make(chan error, 1)
-	go func() { l.done <- l.d.Run(ctx, nil) }()
+	go func() { l.done <- l.d.Run(ctx, reload) }()
 	t.Cleanup(l.stop)
+	return cfg, reload
 }
 
 // stop shuts had down (idempotent).
@@ -260,6 +266,32 @@ func (m *testMN) exchange(out mobilenode.Output, want mobilenode.State) error {
 		}
 	}
 	return fmt.Errorf("state %v, want %v", m.reg.State(), want)
+}
+
+// listenCoA opens a packet socket in the mobile node's namespace for
+// the signalling and ICMPv6 to the care-of address; closed with the test.
+func (l *lab) listenCoA() *rawsock.Listener {
+	filter, err := rawsock.Assemble(rawsock.MIPv6Filter(rawsock.LinkIP, tCoA))
+	must(l.t, err)
+	var rx *rawsock.Listener
+	must(l.t, l.mn.Do(func() (err error) {
+		rx, err = rawsock.Listen(&netInterfaceAny, rawsock.Config{Filter: filter})
+		return err
+	}))
+	l.t.Cleanup(func() { rx.Close() })
+	return rx
+}
+
+// sendMPS sends a Mobile Prefix Solicitation (RFC 6275 §6.7) from the
+// care-of address with a Home Address option for hoa, as a mobile node
+// away from home does (§11.4.2).
+func (m *testMN) sendMPS(hoa netip.Addr, id uint16) {
+	body, err := mip6.AppendICMP(nil, &mip6.MobilePrefixSolicitation{Identifier: id})
+	must(m.t, err)
+	mip6.SetICMPChecksum(body, hoa, tHA)
+	pkt := mip6.AppendIPv6Header(nil, uint16(24+len(body)), mip6.ProtoDestOpts, 64, m.coa, tHA)
+	pkt = mip6.AppendHomeAddressDestOpts(pkt, mip6.ProtoICMPv6, hoa)
+	must(m.t, m.tx.Send(append(pkt, body...), 0))
 }
 
 // dataPlane gives the mobile node its home address on a tunnel forwarder
@@ -534,17 +566,7 @@ func TestRefreshExpiry(t *testing.T) {
 // configuration change is refused whole.
 func TestReload(t *testing.T) {
 	l := newLab(t)
-	cfg, err := conf.LoadHA(l.cfgPath)
-	must(t, err)
-	must(t, l.home.Do(func() (err error) {
-		l.d, err = New(cfg, Options{Log: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))})
-		return err
-	}))
-	reload := make(chan *conf.HA)
-	ctx, cancel := context.WithCancel(context.Background())
-	l.cancel, l.done = cancel, make(chan error, 1)
-	go func() { l.done <- l.d.Run(ctx, reload) }()
-	t.Cleanup(l.stop)
+	cfg, reload := l.startReloadable()
 	m := l.newMN(l.key, tHoA, "laptop@home.example", 1000)
 	must(t, m.exchange(m.reg.Moved(tCoA, time.Now()), mobilenode.Registered))
 
@@ -687,22 +709,8 @@ func TestMobilePrefix(t *testing.T) {
 	l := newLab(t)
 	l.start()
 	m := l.newMN(l.key, tHoA, "laptop@home.example", 1000)
-	filter, err := rawsock.Assemble(rawsock.MIPv6Filter(rawsock.LinkIP, tCoA))
-	must(t, err)
-	var rx *rawsock.Listener
-	must(t, l.mn.Do(func() (err error) {
-		rx, err = rawsock.Listen(&netInterfaceAny, rawsock.Config{Filter: filter})
-		return err
-	}))
-	defer rx.Close()
-	mps := func(hoa netip.Addr) {
-		body, err := mip6.AppendICMP(nil, &mip6.MobilePrefixSolicitation{Identifier: 99})
-		must(t, err)
-		mip6.SetICMPChecksum(body, hoa, tHA)
-		pkt := mip6.AppendIPv6Header(nil, uint16(24+len(body)), mip6.ProtoDestOpts, 64, tCoA, tHA)
-		pkt = mip6.AppendHomeAddressDestOpts(pkt, mip6.ProtoICMPv6, hoa)
-		must(t, m.tx.Send(append(pkt, body...), 0))
-	}
+	rx := l.listenCoA()
+	mps := func(hoa netip.Addr) { m.sendMPS(hoa, 99) }
 	// wait returns the first packet matching f within 3 s.
 	wait := func(what string, f func(b []byte, l mip6.PacketLayout) bool) {
 		buf := make([]byte, 2048)

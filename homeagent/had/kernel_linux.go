@@ -139,7 +139,12 @@ func CleanupWith(cfg *conf.HA, tunName string, w io.Writer) error {
 		return err
 	}
 	n += cleanupFirewall(w)
-	m, err := cleanupProxyARP(cfg, w)
+	m, err := cleanupKernelPath(w)
+	n += m
+	if err != nil {
+		return err
+	}
+	m, err = cleanupProxyARP(cfg, w)
 	n += m
 	if err != nil {
 		return err

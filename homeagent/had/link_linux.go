@@ -6,16 +6,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
 	"github.com/gomip6/gomip6/internal/daemon"
 	"github.com/gomip6/gomip6/internal/netif"
-	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/ra"
 )
 
@@ -84,8 +81,6 @@ type linkWatch struct {
 	// announce is owed: the link came back, waiting for a usable
 	// link-local address.
 	announce bool
-	// lastRA is when linkChanged sent its last unsolicited RA.
-	lastRA time.Time
 	// haveAddr says home.address is on the interface (for the warning).
 	haveAddr bool
 }
@@ -322,34 +317,15 @@ func (d *Daemon) linkLocal() netip.Addr {
 	return netip.Addr{}
 }
 
-// unsolicitedRA sends one RA with the current parameters at once (RFC
-// 4861 §6.2.4 lets a router send one when its information changed), at
-// most one per MinDelayBetweenRAs of these, so that a flapping link does
-// not flood. It goes through the DHAAD socket (a raw ICMPv6 socket, hop
-// limit 255 per packet, multicast loopback off, so the RA sender does not
-// read it as another router's); the kernel picks the link-local source
-// and fills the checksum, as for the sender's own RAs. Nothing with
-// router advertisements off.
+// unsolicitedRA asks the RA sender for an RA with the current parameters
+// as soon as it may send one (RFC 4861 §6.2.4 lets a router send
+// unsolicited RAs when its information changed): the sender keeps it
+// MinDelayBetweenRAs from its scheduled RAs and answers to solicitations
+// (ra.Sender.Trigger), so a flapping link does not flood either. Nothing
+// with router advertisements off (the sender is passive: radvd
+// advertises).
 func (d *Daemon) unsolicitedRA() {
-	if !d.cfg.RouterAdvertisements.Enabled || d.dhaad == nil {
-		return
+	if d.cfg.RouterAdvertisements.Enabled && d.ras != nil {
+		d.ras.Trigger()
 	}
-	now := d.now()
-	if !d.lw.lastRA.IsZero() && now.Sub(d.lw.lastRA) < d.cfg.RouterAdvertisements.MinDelayBetweenRAs.Std() {
-		return
-	}
-	b, err := mip6.MarshalICMP(d.params.RouterAdvertisement())
-	if err == nil {
-		cm := &ipv6.ControlMessage{HopLimit: 255, IfIndex: d.home.Index}
-		_, err = d.dhaad.p.WriteTo(b, cm, &net.IPAddr{IP: net.IP(allNodes.AsSlice())})
-	}
-	if err != nil {
-		d.log.Warn("unsolicited router advertisement", zap.Error(err), daemon.Iface(d.cfg.Home.Interface))
-		return
-	}
-	d.lw.lastRA = now
 }
-
-// allNodes is the link-scope all-nodes group (RFC 4291 §2.7.1), where
-// RAs go (RFC 4861 §6.2.4).
-var allNodes = netip.MustParseAddr("ff02::1")

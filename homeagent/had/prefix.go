@@ -1,10 +1,14 @@
 package had
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/gomip6/gomip6/binding"
+	"github.com/gomip6/gomip6/homeagent"
 	"github.com/gomip6/gomip6/internal/daemon"
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/mip6"
@@ -36,7 +40,53 @@ func (d *Daemon) handleHAO(pkt []byte, l mip6.PacketLayout) {
 		d.c.malformed.Add(1)
 		return
 	}
-	d.sendMPA(e.HomeAddress, e.CareOf, mps.Identifier)
+	// The solicitation is answered at once (§10.6.2) and acknowledges
+	// an unsolicited advertisement still being retransmitted.
+	if d.mpa.solicited(e.HomeAddress, d.now()) {
+		d.c.mpaAcked.Add(1)
+		d.log.Debug("mobile prefix advertisement answered", zap.String("event", "mpa_acknowledged"), daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf))
+	}
+	d.sendMPA(e.HomeAddress, e.CareOf, mps.Identifier, mpaSolicited, 1)
+}
+
+// scheduleMPA keeps the advertisement schedule in step with an accepted
+// Binding Update that leaves the node away from home: a new binding gets
+// its schedule; a refresh or move restarts an advertisement the node
+// never answered (§10.6.2); a binding over an IPv4 care-of address gets
+// none (sendMPA has no IPv4 path: RFC 5555 does not carry it).
+func (d *Daemon) scheduleMPA(e binding.Entry, change homeagent.Change, now time.Time) {
+	switch {
+	case !e.CareOf.Is6():
+		d.mpa.remove(e.HomeAddress)
+	case change == homeagent.Created:
+		d.mpa.add(e.HomeAddress, now)
+	case d.mpa.bindingUpdate(e.HomeAddress, now):
+		d.c.mpaRestarted.Add(1)
+		d.log.Info("unanswered mobile prefix advertisement sent again after a binding update", zap.String("event", "mpa_restarted"),
+			daemon.HoA(e.HomeAddress), daemon.CoA(e.CareOf))
+	}
+}
+
+// sendDueMPAs sends the unsolicited Mobile Prefix Advertisements and
+// retransmissions the schedule has due, at most mpaPerTick (housekeeping
+// runs every second: PREFIX_ADV_TIMEOUT is 3 s, so a retransmission is
+// at most a second late).
+func (d *Daemon) sendDueMPAs(now time.Time) {
+	due, gaveUp := d.mpa.take(now, mpaPerTick, d.mpaDue[:0])
+	for _, x := range due {
+		// Still registered, and where? (A binding that went away left
+		// the schedule in withdraw; the care-of address may have moved.)
+		if e, ok := d.ha.Cache().Lookup(x.hoa); ok && e.CareOf.Is6() {
+			d.sendMPA(x.hoa, e.CareOf, uint16(rand.Uint32()), x.kind, x.try)
+		}
+	}
+	clear(due)
+	d.mpaDue = due[:0]
+	for _, hoa := range gaveUp {
+		d.c.mpaUnanswered.Add(1)
+		d.log.Info("mobile prefix advertisement unanswered", zap.String("event", "mpa_unanswered"), daemon.HoA(hoa),
+			zap.Int("transmissions", 1+mip6.PrefixAdvRetries))
+	}
 }
 
 // sendMPA sends a Mobile Prefix Advertisement for the home prefix (§6.8,
@@ -44,7 +94,10 @@ func (d *Daemon) handleHAO(pkt []byte, l mip6.PacketLayout) {
 // routing header for its home address, like every packet from the home
 // agent to the node away from home; the ICMPv6 checksum's pseudo-header
 // destination is the home address (RFC 8200 §8.1, final destination).
-func (d *Daemon) sendMPA(hoa, coa netip.Addr, id uint16) {
+// An unsolicited one matches no solicitation (the Identifier of §6.8
+// is for that matching): its Identifier is random. kind and try are for
+// counters and logs.
+func (d *Daemon) sendMPA(hoa, coa netip.Addr, id uint16, kind mpaKind, try int) {
 	mpa := d.params.MobilePrefixAdvertisement(id)
 	body, err := mip6.AppendICMP(d.buf[:0], mpa)
 	if err != nil {
@@ -61,5 +114,14 @@ func (d *Daemon) sendMPA(hoa, coa netip.Addr, id uint16) {
 		return
 	}
 	d.c.mpaSent.Add(1)
-	d.log.Info("mobile prefix advertisement sent", zap.String("event", "mpa_sent"), daemon.HoA(hoa), daemon.CoA(coa))
+	switch kind {
+	case mpaSolicited:
+		d.c.mpaSolicited.Add(1)
+	case mpaUnsolicited:
+		d.c.mpaUnsolicited.Add(1)
+	case mpaRetransmission:
+		d.c.mpaRetransmitted.Add(1)
+	}
+	d.log.Info("mobile prefix advertisement sent", zap.String("event", "mpa_sent"), daemon.HoA(hoa), daemon.CoA(coa),
+		zap.Stringer("kind", kind), zap.Int("try", try))
 }

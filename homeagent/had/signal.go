@@ -1,10 +1,8 @@
 package had
 
 import (
-	"math/rand/v2"
-	"time"
-
 	"net/netip"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -79,18 +77,11 @@ func (d *Daemon) refreshRequests(now time.Time) {
 
 // housekeeping runs every second on the loop: other home agents' entries
 // whose lifetime ran out leave the Home Agents List (§10.5.1), learned
-// path MTUs age, queued unsolicited Mobile Prefix Advertisements go out.
+// path MTUs age, unsolicited Mobile Prefix Advertisements due go out.
 func (d *Daemon) housekeeping() {
 	now := d.now()
 	d.halist.Expire(now)
-	for n := 0; n < mpaPerTick && len(d.mpaQueue) > 0; n++ {
-		hoa := d.mpaQueue[len(d.mpaQueue)-1]
-		d.mpaQueue = d.mpaQueue[:len(d.mpaQueue)-1]
-		// Still registered, and where? (The queue is from the reload.)
-		if e, ok := d.ha.Cache().Lookup(hoa); ok && e.CareOf.Is6() {
-			d.sendMPA(hoa, e.CareOf, uint16(rand.Uint32()))
-		}
-	}
+	d.sendDueMPAs(now)
 	if now.Sub(d.lastAging) >= time.Minute {
 		// Learned path MTUs go back up after tunnel.PathMTUAge (RFC 8201
 		// §4), so a forged Packet Too Big cannot shrink a tunnel for good.

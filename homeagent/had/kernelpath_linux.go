@@ -1,0 +1,156 @@
+//go:build linux
+
+package had
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/gomip6/gomip6/internal/control"
+	"github.com/gomip6/gomip6/tunnel"
+	"github.com/gomip6/gomip6/tunnel/ebpf"
+)
+
+// useKernelPath sets up fc for [tunnel] kernel_path (tunnel/ebpf): the
+// kernel encapsulates toward the bindings and decapsulates what the
+// mobile nodes send, and the userspace forwarder keeps the rest (UDP
+// encapsulation, IPv4 inner packets, packets before their binding).
+// tc is the tunnel's configuration, which the BPF programs apply as
+// Tunnel.Encap does. With kernel_path off fc is left as it is.
+//
+// It first removes the accelerated routes a killed had left behind
+// (ebpf.Cleanup), whether or not the kernel path is on now: they hold a
+// program nothing keeps in step with the bindings any more.
+func (d *Daemon) useKernelPath(fc *tunnel.ForwarderConfig, tc tunnel.Config) {
+	if err := ebpf.Cleanup(); err != nil {
+		d.log.Warn("removing a previous run's kernel path routes", zap.Error(err))
+	}
+	if !d.cfg.Tunnel.KernelPath {
+		return
+	}
+	// Packet sockets see arriving packets before the ingress program
+	// decapsulates them, so both would forward them (tunnel refuses the
+	// combination). GRO super-packets, the reason for PacketReceive, are
+	// what the ingress program decapsulates whole.
+	fc.PacketReceive = false
+	fc.EBPF = func(dev string) (tunnel.KernelPath, error) {
+		ifs, err := arrivalInterfaces(dev)
+		if err != nil {
+			return nil, kernelPathError{err}
+		}
+		kp, err := ebpf.Start(ebpf.Config{Tunnel: tc, Interfaces: ifs}, nil)(dev)
+		if err != nil {
+			return nil, kernelPathError{err}
+		}
+		d.log.Info("tunnel kernel path on", zap.String("tun", dev), zap.Strings("ingress", ifs))
+		return syncErrors{kp}, nil
+	}
+	// A kernel path that cannot load or keep up is not the forwarder
+	// stopping: had runs on without it (the forwarder does the work, as
+	// with kernel_path off), so it is a warning.
+	onError := fc.OnError
+	fc.OnError = func(err error) {
+		var kerr kernelPathError
+		if errors.As(err, &kerr) {
+			d.log.Warn("tunnel kernel path: running without it where it failed", zap.Error(err))
+			return
+		}
+		if onError != nil {
+			onError(err)
+		}
+	}
+}
+
+// kernelPathError marks the errors of the kernel path among those the
+// forwarder reports (ForwarderConfig.OnError).
+type kernelPathError struct{ err error }
+
+func (e kernelPathError) Error() string { return e.err.Error() }
+func (e kernelPathError) Unwrap() error { return e.err }
+
+// syncErrors marks the errors of a running kernel path's Sync.
+type syncErrors struct{ tunnel.KernelPath }
+
+func (s syncErrors) Sync(t *tunnel.Table) error {
+	if err := s.KernelPath.Sync(t); err != nil {
+		return kernelPathError{err}
+	}
+	return nil
+}
+
+// arrivalInterfaces returns the interfaces the ingress (decapsulation)
+// program goes on: where tunnel packets from mobile nodes can arrive.
+// Their care-of addresses can be anywhere, so that is every interface
+// that is up but the loopback and the tun device itself; on an
+// interface without tunnel traffic the program only passes packets on
+// (it leaves alone whatever is not a tunnel packet of a binding in its
+// map). Interfaces that come up later (the 6in4 uplink device,
+// created after the forwarder) are not covered: their tunnel packets
+// take the userspace forwarder, as without the kernel path.
+func arrivalInterfaces(tun string) ([]string, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 || ifi.Name == tun {
+			continue
+		}
+		names = append(names, ifi.Name)
+	}
+	if len(names) == 0 {
+		return nil, errors.New("no interface up for tunnel packets to arrive on")
+	}
+	return names, nil
+}
+
+// writeKernelPathMetrics writes the kernel path's counters (tunnel
+// ForwarderConfig.EBPF) when [tunnel] kernel_path is on.
+func (d *Daemon) writeKernelPathMetrics(m *control.Metrics, fs tunnel.Stats) {
+	if !d.cfg.Tunnel.KernelPath {
+		return
+	}
+	up := 0.0
+	if fs.KernelPathError == "" {
+		up = 1
+	}
+	m.Gauge("mip6_tunnel_kernel_path_up", "Whether the tunnel's kernel fast path ([tunnel] kernel_path) runs.", up)
+	k := fs.Kernel
+	for _, c := range []struct {
+		outcome string
+		n       uint64
+	}{
+		{"encapsulated", k.Encapsulated},
+		{"decapsulated", k.Decapsulated},
+		{"passed", k.Passed},
+		{"dropped", k.Dropped},
+	} {
+		m.Counter("mip6_tunnel_kernel_packets_total", "Tunnel packets the kernel fast path handled (a GSO packet counts once), by outcome; passed: left to the userspace forwarder.", c.n,
+			"outcome", c.outcome)
+	}
+}
+
+// cleanupKernelPath removes the accelerated routes (ebpf.RouteProtocol)
+// a killed had left behind, for CleanupWith, and returns how many there
+// were.
+func cleanupKernelPath(w io.Writer) (int, error) {
+	rs, err := netlink.RouteListFiltered(unix.AF_INET6, &netlink.Route{Protocol: ebpf.RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
+	if err != nil {
+		return 0, fmt.Errorf("listing kernel path routes: %w", err)
+	}
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	if err := ebpf.Cleanup(); err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(w, "had: removed %d kernel path route(s) (proto %#x)\n", len(rs), ebpf.RouteProtocol)
+	return len(rs), nil
+}
