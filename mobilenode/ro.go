@@ -16,8 +16,9 @@ import (
 // §5.2, §11.6, §11.7.2, §11.7.3, §11.8): return routability with each
 // correspondent, the Binding Update that registers the care-of address
 // there, its acknowledgement, and the fall-back to the home tunnel when a
-// correspondent does not answer or refuses. Like Registration it does no
-// I/O and reads no clock.
+// correspondent does not answer or refuses, or when the direct path
+// brings nothing back (the liveness check, ROConfig.DirectTraffic). Like
+// Registration it does no I/O and reads no clock.
 
 // ROState is the state of route optimization with one correspondent.
 //
@@ -26,7 +27,7 @@ import (
 //	 ▲                                      │  ▲                  │                 │
 //	 │                                      │  └──136/137/138─────┘                 │ refresh, BRR, move
 //	 │                                      ▼                                       ▼
-//	 └──────── RetryAt ◀──────────────── Backoff ◀── timeout, BE, ≥128, ICMP ── Testing …
+//	 └──────── RetryAt ◀──────────────── Backoff ◀── timeout, BE, ≥128, ICMP, silence ── Testing, Bound …
 //
 // Deregistering is the exchange that deletes the binding (return home,
 // shutdown, a correspondent taken out of the policy).
@@ -85,9 +86,14 @@ const (
 	// RODeregistered: the correspondent deleted the binding, or the
 	// de-registration was given up.
 	RODeregistered
+	// RODirectSilent: the direct-path liveness check gave up on the
+	// correspondent (packets went out directly, nothing came back for
+	// ROEvent.Lifetime, the window); an ROTunnel and an ROFailed
+	// follow.
+	RODirectSilent
 )
 
-var roEventNames = [...]string{"", "ro-direct", "ro-tunnel", "ro-tests-done", "ro-failed", "ro-deregistered"}
+var roEventNames = [...]string{"", "ro-direct", "ro-tunnel", "ro-tests-done", "ro-failed", "ro-deregistered", "ro-direct-silent"}
 
 // String names the kind.
 func (k ROEventKind) String() string {
@@ -174,9 +180,17 @@ const (
 	// attempt: it starts at MAX_BINDACK_TIMEOUT and doubles per failure
 	// in a row. A correspondent that shows it does not implement route
 	// optimization (Binding Error status 2, a Parameter Problem about the
-	// Home Address option) is left alone for RORetryMax at once.
+	// Home Address option, before it ever accepted a Binding Update of
+	// ours) is left alone for RORetryMax at once.
 	RORetryMin = mip6.MaxBindackTimeout
 	RORetryMax = 30 * time.Minute
+	// ROLiveness is the default window of the direct-path liveness
+	// check (ROConfig.DirectTraffic): a few round trips and a TCP
+	// retransmission, as for the home tunnel's check in mnd.
+	// ROLivenessMax bounds the window as it doubles while a flow that
+	// only sends keeps tripping the check.
+	ROLiveness    = 3 * time.Second
+	ROLivenessMax = 2 * time.Minute
 	// roMaxResyncs bounds the immediate resends after 135 or 136-138 in
 	// one exchange (MAX_UPDATE_RATE, §11.8, is 3 a second).
 	roMaxResyncs = 3
@@ -192,6 +206,15 @@ type ROConfig struct {
 	// Rand draws cookies and the first sequence numbers; nil means
 	// crypto/rand.
 	Rand io.Reader
+	// DirectTraffic, when set, turns the direct-path liveness check on:
+	// it returns how many data packets have gone to cn directly (with
+	// the Home Address option) and come from cn directly (with a type 2
+	// routing header) since the daemon started, counters the data path
+	// keeps anyway. Timer polls it every Liveness/6 while cn is direct.
+	// It must not call back into the RouteOptimizer.
+	DirectTraffic func(cn netip.Addr) (out, in uint64)
+	// Liveness is the check's window; 0 means ROLiveness.
+	Liveness time.Duration
 }
 
 // roPeer is one correspondent.
@@ -217,6 +240,39 @@ type roPeer struct {
 	retry    time.Duration
 	hard     bool // the correspondent does not do route optimization
 	removing bool // delete the peer once deregistered
+	// accepted: the correspondent accepted a Binding Update of ours in
+	// this run, so it does route optimization (ParameterProblem).
+	accepted bool
+
+	// lv is the direct-path liveness check; mhIn counts the Mobility
+	// Headers the correspondent sent us directly (to the care-of
+	// address), which prove the path as data packets do.
+	lv   roLive
+	mhIn uint64
+}
+
+// roLive is the direct-path liveness check of one correspondent. RFC
+// 6275 has the mobile node notice a correspondent that lost its binding
+// only through a Binding Error (§9.3.1, §11.3.6) or an ICMP error
+// (§11.3.5), both
+// of which a firewall, or a crashed correspondent daemon's leftover
+// filter, can swallow: the binding then looks good until it expires (up
+// to MAX_RR_BINDING_LIFETIME, 420 s) while everything sent directly is
+// lost. The check treats a direct path that carries packets out and
+// nothing back for win as lost.
+type roLive struct {
+	active  bool
+	out, in uint64
+	// waiting is the poll before the one that first saw a packet go
+	// out with nothing back since (zero: nothing unanswered): the
+	// earliest it can have left. polled is the last poll, next the
+	// next one.
+	waiting, polled, next time.Time
+	// win is the window; it doubles (to ROLivenessMax) each time the
+	// check trips, and returns to the configured one once something
+	// comes back directly, so that a flow that only sends (which no
+	// path answers) costs a fall-back ever more rarely.
+	win time.Duration
 }
 
 // RouteOptimizer runs route optimization with every correspondent the
@@ -252,6 +308,9 @@ func NewRouteOptimizer(cfg ROConfig) (*RouteOptimizer, error) {
 	}
 	cfg.Lifetime -= cfg.Lifetime % mip6.LifetimeUnit
 	cfg.Lifetime = max(cfg.Lifetime, mip6.LifetimeUnit)
+	if cfg.Liveness <= 0 {
+		cfg.Liveness = ROLiveness
+	}
 	return &RouteOptimizer{cfg: cfg}, nil
 }
 
@@ -480,18 +539,27 @@ func (o *RouteOptimizer) deregister(out *ROOutput, p *roPeer, now time.Time, tes
 
 // ParameterProblem reports an ICMPv6 Parameter Problem, code 2, pointing
 // at the Home Address option of a packet we sent to cn: the
-// correspondent's node does not process the option (§11.3.6, §9.3.1: a
+// correspondent's node does not process the option (§11.3.5, §9.3.1: a
 // node without Mobile IPv6, or a correspondent daemon that stopped). The
-// traffic goes back to the tunnel at once, and cn is left alone for
-// RORetryMax. It is unauthenticated, so an on-path forger can do this too;
-// all it gains is the tunnel (§15.4 accepts that for Binding Errors).
+// traffic goes back to the tunnel at once.
+//
+// §11.3.5 expects every correspondent that takes part in return
+// routability to process the option, so the error means no usable route
+// optimization there: right for one that never accepted a Binding Update
+// of ours, which is left alone for RORetryMax. One that accepted one in this
+// run has shown that it does route optimization; its Parameter Problem
+// means that its daemon stopped (an upgrade, a restart), so it gets the
+// ordinary back-off (RORetryMin, doubling) and route optimization comes
+// back soon after the daemon does. It is unauthenticated, so an on-path
+// forger can do this too; all it gains is the tunnel (§15.4 accepts that
+// for Binding Errors).
 func (o *RouteOptimizer) ParameterProblem(cn netip.Addr, now time.Time) ROOutput {
 	var out ROOutput
 	p := o.peer(cn)
 	if p == nil || (!p.e.Direct && p.e.State != ROUpdating) {
 		return out
 	}
-	o.fail(&out, p, now, true, true, ROEvent{Reason: "parameter problem about the home address option"})
+	o.fail(&out, p, now, true, !p.accepted, ROEvent{Reason: "parameter problem about the home address option"})
 	return out
 }
 
@@ -508,6 +576,9 @@ func (o *RouteOptimizer) NextTimer() (time.Time, bool) {
 		earliest(p.cotiRetx)
 		earliest(p.buRetx)
 		earliest(p.e.Expires)
+		if p.lv.active {
+			earliest(p.lv.next)
+		}
 		switch p.e.State {
 		case ROBound:
 			earliest(p.e.RefreshAt)
@@ -565,6 +636,17 @@ func (o *RouteOptimizer) Timer(now time.Time) ROOutput {
 			o.sendBU(&out, p, now, e.State == RODeregistering)
 			continue
 		}
+		if p.lv.active && due(p.lv.next, now) && o.liveLost(p, now) {
+			win := p.lv.win
+			p.lv.win = min(2*win, ROLivenessMax)
+			out.Events = append(out.Events, ROEvent{Kind: RODirectSilent, Correspondent: e.Correspondent,
+				CareOf: e.BoundCareOf, Lifetime: win, Reason: roSilentReason})
+			// lost: the correspondent may have lost the binding
+			// and its nonces (a crash); test again on the
+			// ordinary back-off.
+			o.fail(&out, p, now, true, false, ROEvent{Reason: roSilentReason})
+			continue
+		}
 		switch {
 		case e.State == ROBound && due(e.RefreshAt, now):
 			o.start(&out, p, now)
@@ -576,6 +658,50 @@ func (o *RouteOptimizer) Timer(now time.Time) ROOutput {
 }
 
 func due(t, now time.Time) bool { return !t.IsZero() && !t.After(now) }
+
+const roSilentReason = "direct path brings nothing back"
+
+// liveStart starts the direct-path liveness check of p, now direct.
+func (o *RouteOptimizer) liveStart(p *roPeer, now time.Time) {
+	if o.cfg.DirectTraffic == nil {
+		return
+	}
+	out, in := o.cfg.DirectTraffic(p.e.Correspondent)
+	win := p.lv.win
+	if win == 0 {
+		win = o.cfg.Liveness
+	}
+	p.lv = roLive{active: true, out: out, in: in + p.mhIn, polled: now, next: now.Add(o.livePoll()), win: win}
+}
+
+// livePoll is how often the liveness check polls: a sixth of the window,
+// so that it trips between 5/6 and 7/6 of the window after the path
+// went silent (a map look-up and two atomic loads per correspondent in
+// the daemon).
+func (o *RouteOptimizer) livePoll() time.Duration { return o.cfg.Liveness / 6 }
+
+// liveLost polls p's direct traffic counters and reports whether the
+// direct path is lost: something went out win ago or more, and nothing
+// has come back since. Counters are compared at poll granularity: a
+// packet seen going out in the poll where something also came back
+// counts as answered, and an unanswered one is taken to have left just
+// after the previous poll (so the check trips at most a poll early
+// rather than a poll late).
+func (o *RouteOptimizer) liveLost(p *roPeer, now time.Time) bool {
+	lv := &p.lv
+	prev := lv.polled
+	lv.polled, lv.next = now, now.Add(o.livePoll())
+	out, in := o.cfg.DirectTraffic(p.e.Correspondent)
+	in += p.mhIn
+	switch {
+	case in != lv.in:
+		lv.waiting, lv.win = time.Time{}, o.cfg.Liveness
+	case out != lv.out && lv.waiting.IsZero():
+		lv.waiting = prev
+	}
+	lv.out, lv.in = out, in
+	return !lv.waiting.IsZero() && now.Sub(lv.waiting) >= lv.win
+}
 
 // backoff doubles a retransmission timeout and reports whether it is
 // still within MAX_BINDACK_TIMEOUT (§11.8).
@@ -761,6 +887,7 @@ func (o *RouteOptimizer) direct(out *ROOutput, p *roPeer, on bool, reason string
 		return
 	}
 	p.e.Direct = on
+	p.lv.active = false
 	ev := ROEvent{Kind: ROTunnel, Correspondent: p.e.Correspondent, CareOf: p.e.BoundCareOf, Reason: reason}
 	if on {
 		ev = ROEvent{Kind: RODirect, Correspondent: p.e.Correspondent, CareOf: p.e.BoundCareOf, Lifetime: p.e.Lifetime}
@@ -819,6 +946,25 @@ func (o *RouteOptimizer) fail(out *ROOutput, p *roPeer, now time.Time, lost, har
 // Binding Error. The error says why it was ignored; an ignored message
 // changes nothing.
 func (o *RouteOptimizer) HandleMH(pk Packet, now time.Time) (ROOutput, error) {
+	// One the correspondent sent to the care-of address (type 2 routed
+	// or not) and that we accept shows that the direct path works, for
+	// the liveness check. Counted before it is handled, so that the
+	// check a Binding Acknowledgement starts includes it; taken back if
+	// it is ignored (a forgery must not keep a dead path up). Home Tests
+	// and whatever else comes through the tunnel prove nothing about it.
+	p := o.peer(pk.Src)
+	direct := p != nil && o.coa.IsValid() && pk.Dst == o.coa
+	if direct {
+		p.mhIn++
+	}
+	out, err := o.handleMH(pk, now)
+	if err != nil && direct {
+		p.mhIn--
+	}
+	return out, err
+}
+
+func (o *RouteOptimizer) handleMH(pk Packet, now time.Time) (ROOutput, error) {
 	var out ROOutput
 	if len(pk.MH) < 6 {
 		return out, ErrMalformed
@@ -954,13 +1100,16 @@ func (o *RouteOptimizer) handleBA(p *roPeer, pk Packet, m *mip6.BindingAck, now 
 		e.Expires = p.buSentAt.Add(lt)
 		e.RefreshAt = p.buSentAt.Add(RefreshInterval(lt, 0))
 		e.Failures, e.Reason, e.RetryAt = 0, "", time.Time{}
-		p.retry, p.hard = RORetryMin, false
+		p.retry, p.hard, p.accepted = RORetryMin, false, true
 		// A refresh keeps the direct path; a new care-of address
 		// (re)starts it.
 		if e.Direct && e.BoundCareOf != o.coa {
 			o.direct(&out, p, false, "care-of address changed")
 		}
 		o.direct(&out, p, o.away && e.BoundCareOf == o.coa, "")
+		if e.Direct && !p.lv.active {
+			o.liveStart(p, now)
+		}
 	default:
 		o.fail(&out, p, now, true, false, ROEvent{Reason: "Binding Update refused", Status: m.Status})
 	}

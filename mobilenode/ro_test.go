@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -598,17 +599,74 @@ func TestROParameterProblemAndBRR(t *testing.T) {
 		}
 		l.kinds()
 		// The correspondent's daemon stops: its kernel answers our
-		// Home Address option with a Parameter Problem.
-		out = l.ro.ParameterProblem(cnAddr, time.Now())
+		// Home Address option with a Parameter Problem. It accepted
+		// our Binding Updates before, so it does route optimization:
+		// the ordinary back-off, not RORetryMax.
+		stopped := time.Now()
+		out = l.ro.ParameterProblem(cnAddr, stopped)
 		if diff := cmp.Diff([]ROEventKind{ROTunnel, ROFailed}, kindsOf(out.Events)); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
-		if e := l.entry(); e.State != ROBackoff || e.Direct || !e.RetryAt.Equal(time.Now().Add(RORetryMax)) {
-			t.Errorf("entry %+v", e)
+		if e := l.entry(); e.State != ROBackoff || e.Direct || !e.RetryAt.Equal(stopped.Add(RORetryMin)) {
+			t.Errorf("entry %+v, want a retry %v after the parameter problem", e, RORetryMin)
 		}
 		// Ignored for a correspondent we do not send to directly.
 		if out := l.ro.ParameterProblem(cnAddr, time.Now()); len(out.Events) != 0 {
 			t.Errorf("second parameter problem: %+v", out)
+		}
+		// The daemon starts again, with none of its old state: route
+		// optimization is back at the retry.
+		_, l.cn = newROPair(t, nil)
+		at := l.tick()
+		if e := l.entry(); !at.Equal(stopped.Add(RORetryMin)) || e.State != ROBound || !e.Direct || e.BoundCareOf != coa1 {
+			t.Errorf("after the restart, at +%v: entry %+v", at.Sub(stopped), e)
+		}
+		// It stops again at once: the back-off starts over from
+		// RORetryMin, since the binding was accepted again.
+		l.kinds()
+		l.run(l.ro.ParameterProblem(cnAddr, time.Now()))
+		if e := l.entry(); !e.RetryAt.Equal(time.Now().Add(RORetryMin)) {
+			t.Errorf("second stop: retry in %v, want %v", time.Until(e.RetryAt), RORetryMin)
+		}
+	})
+}
+
+// TestROParameterProblemNeverBound: a Parameter Problem about the Home
+// Address option of our Binding Update, from a correspondent that never
+// accepted one of ours (§11.3.6: it does not do Mobile IPv6), leaves it
+// alone for RORetryMax, and a move does not retry it.
+func TestROParameterProblemNeverBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newROLab(t, nil)
+		l.add()
+		// The tests succeed (a correspondent's kernel may answer
+		// neither; here they do, to reach the Binding Update) but the
+		// Binding Update with its Home Address option draws the
+		// Parameter Problem instead of an acknowledgement.
+		var bu ROOutput
+		for _, pkt := range l.ro.Away(coa1, time.Time{}, time.Now()).Send {
+			ans, ok := l.toCN(pkt)
+			if !ok {
+				t.Fatalf("no answer to %v", pkt.Type)
+			}
+			out, err := l.ro.HandleMH(ans, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			bu.add(out)
+		}
+		if len(bu.Send) != 1 || bu.Send[0].Type != mip6.MHBindingUpdate || l.entry().State != ROUpdating {
+			t.Fatalf("after the tests: %+v, entry %+v", bu, l.entry())
+		}
+		out := l.ro.ParameterProblem(cnAddr, time.Now())
+		if diff := cmp.Diff([]ROEventKind{ROFailed}, kindsOf(out.Events)); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+		if e := l.entry(); e.State != ROBackoff || e.Direct || !e.RetryAt.Equal(time.Now().Add(RORetryMax)) {
+			t.Errorf("entry %+v, want a retry after RORetryMax", e)
+		}
+		if out := l.ro.Away(coa2, time.Time{}, time.Now()); len(out.Send) != 0 {
+			t.Errorf("a move retried a correspondent without Mobile IPv6: %+v", out.Send)
 		}
 	})
 }
@@ -942,6 +1000,241 @@ func TestROLongRun(t *testing.T) {
 		}
 		if ticks != 4 {
 			t.Errorf("%d timer runs", ticks)
+		}
+	})
+}
+
+// roTraffic stands for the daemon's per-correspondent direct data path
+// counters (ROConfig.DirectTraffic).
+type roTraffic struct{ out, in uint64 }
+
+func (tr *roTraffic) get(cn netip.Addr) (uint64, uint64) {
+	if cn != cnAddr {
+		return 0, 0
+	}
+	return tr.out, tr.in
+}
+
+// newROLiveLab is a roLab whose optimizer runs the direct-path liveness
+// check on tr, bound at coa1, its events cleared.
+func newROLiveLab(t *testing.T, tr *roTraffic) *roLab {
+	t.Helper()
+	l := newROLab(t, nil)
+	ro, err := NewRouteOptimizer(ROConfig{HomeAddress: hoa, Rand: rand.NewChaCha8([32]byte{7}), DirectTraffic: tr.get})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.ro = ro
+	l.bind(coa1)
+	l.kinds()
+	return l
+}
+
+// runFor advances the clock by d in steps of 100 ms, calling flow before
+// each step (traffic) and running the optimizer's timer when it is due.
+func (l *roLab) runFor(d time.Duration, flow func()) {
+	l.t.Helper()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if flow != nil {
+			flow()
+		}
+		time.Sleep(100 * time.Millisecond)
+		if at, ok := l.ro.NextTimer(); ok && !at.After(time.Now()) {
+			l.run(l.ro.Timer(time.Now()))
+		}
+	}
+}
+
+// untilTunnel runs 10 s of a flow that only sends and returns how long
+// after its start the correspondent went back to the tunnel (0: never).
+func (l *roLab) untilTunnel(tr *roTraffic) time.Duration {
+	l.t.Helper()
+	start := time.Now()
+	var fell time.Duration
+	l.runFor(10*time.Second, func() {
+		tr.out += 10
+		if fell == 0 && !l.entry().Direct {
+			fell = time.Since(start)
+		}
+	})
+	return fell
+}
+
+// TestRODirectLiveness: a direct path that carries packets out and
+// nothing back (a crashed correspondent daemon's leftover filter, a
+// firewall) sends the traffic back to the tunnel within the window plus a
+// poll, and return routability is retried on the ordinary back-off.
+func TestRODirectLiveness(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := &roTraffic{}
+		l := newROLiveLab(t, tr)
+		both := func() { tr.out += 10; tr.in += 10 }
+		// A two-way flow (TCP) for a minute: nothing happens.
+		l.runFor(time.Minute, both)
+		if k := l.kinds(); len(k) != 0 || !l.entry().Direct {
+			t.Fatalf("two-way flow: events %v, entry %+v", k, l.entry())
+		}
+		// Idle for ten minutes (refreshes aside): nothing to expect
+		// back, nothing happens.
+		l.runFor(10*time.Minute, nil)
+		if k := l.kinds(); slices.Contains(k, RODirectSilent) || !l.entry().Direct {
+			t.Fatalf("idle: events %v, entry %+v", k, l.entry())
+		}
+		// After the idle time one packet goes out and its answer
+		// comes 2 s later (within the window): no fall-back.
+		tr.out++
+		l.runFor(2*time.Second, nil)
+		tr.in++
+		l.runFor(5*time.Second, nil)
+		if k := l.kinds(); len(k) != 0 {
+			t.Fatalf("late answer within the window: events %v", k)
+		}
+		// The correspondent goes silent: the flow keeps sending
+		// (TCP retransmits), nothing comes back.
+		lost := time.Now()
+		fell := l.untilTunnel(tr)
+		if poll := ROLiveness / 6; fell < ROLiveness-poll || fell > ROLiveness+poll {
+			t.Errorf("back to the tunnel %v after the path went silent, want %v ± a poll (%v)", fell, ROLiveness, poll)
+		}
+		evs := l.events
+		if diff := cmp.Diff([]ROEventKind{RODirectSilent, ROTunnel, ROFailed}, l.kinds()); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+		if len(evs) > 0 && (evs[0].Lifetime != ROLiveness || evs[0].Correspondent != cnAddr) {
+			t.Errorf("silent event %+v", evs[0])
+		}
+		e := l.entry()
+		if e.State != ROBackoff || e.Direct || e.BoundCareOf.IsValid() || e.Reason != roSilentReason ||
+			!e.RetryAt.Equal(lost.Add(fell+RORetryMin)) {
+			t.Errorf("entry %+v", e)
+		}
+		// The path works again (the correspondent restarted): the
+		// retry binds again, tests included (the old tokens may be
+		// gone with the correspondent).
+		_, l.cn = newROPair(t, nil)
+		clear(l.sent)
+		l.runFor(time.Until(e.RetryAt)+time.Second, both)
+		if e := l.entry(); e.State != ROBound || !e.Direct {
+			t.Errorf("after the retry: %+v", e)
+		}
+		if l.sent[mip6.MHHomeTestInit] != 1 || l.sent[mip6.MHCareofTestInit] != 1 || l.sent[mip6.MHBindingUpdate] != 1 {
+			t.Errorf("retry sent %v, want both tests and a Binding Update", l.sent)
+		}
+		l.runFor(time.Minute, both)
+		if k := l.kinds(); slices.Contains(k, RODirectSilent) {
+			t.Errorf("two-way flow after the retry: events %v", k)
+		}
+	})
+}
+
+// TestRODirectLivenessMH: a Mobility Header the correspondent sends to
+// the care-of address (here the Binding Acknowledgement of a refresh,
+// type 2 routed) proves the direct path as a data packet does; a Home
+// Test, through the tunnel, does not.
+func TestRODirectLivenessMH(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := &roTraffic{}
+		l := newROLiveLab(t, tr)
+		l.runFor(2*time.Second, func() { tr.out += 10 })
+		// A Binding Refresh Request: the refresh's Binding
+		// Acknowledgement comes back to the care-of address.
+		brr, err := l.cn.AppendBRR(nil, hoa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := l.ro.HandleMH(fromWire(t, brr), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.run(out)
+		if l.sent[mip6.MHBindingUpdate] != 2 {
+			t.Fatalf("no refresh: sent %v", l.sent)
+		}
+		fell := l.untilTunnel(tr)
+		// The refresh's Home Test came through the tunnel and its
+		// Binding Acknowledgement directly: the window counts from
+		// the acknowledgement.
+		if poll := ROLiveness / 6; fell < ROLiveness-poll || fell > ROLiveness+poll {
+			t.Errorf("back to the tunnel %v after the Binding Acknowledgement, want %v ± a poll", fell, ROLiveness)
+		}
+	})
+}
+
+// TestRODirectLivenessIgnoredMH: a Mobility Header to the care-of
+// address that the mobile node ignores (here a Binding Error about
+// another home address, as anyone could forge) does not count as an
+// answer: the fall-back comes on time.
+func TestRODirectLivenessIgnoredMH(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := &roTraffic{}
+		l := newROLiveLab(t, tr)
+		l.runFor(2*time.Second, func() { tr.out += 10 })
+		mh, err := mip6.AppendMessage(nil, &mip6.BindingError{Status: mip6.BEUnknownHomeAddress, HomeAddress: netip.MustParseAddr("2001:db8:1::99")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mip6.SetMHChecksum(mh, cnAddr, coa1)
+		if _, err := l.ro.HandleMH(Packet{Src: cnAddr, Dst: coa1, MH: mh}, time.Now()); err == nil {
+			t.Fatal("Binding Error for another home address accepted")
+		}
+		// The window counts from the first unanswered packet, 2 s
+		// before the ignored message; had that counted, it would
+		// count from the message.
+		if fell, want := l.untilTunnel(tr), ROLiveness-2*time.Second; fell == 0 || fell > want+ROLiveness/6 {
+			t.Errorf("back to the tunnel %v after the ignored message, want %v ± a poll", fell, want)
+		}
+	})
+}
+
+// TestRODirectLivenessOneWay: a flow that only sends (no path answers
+// it) trips the check, but ever more rarely: the window doubles up to
+// ROLivenessMax while nothing comes back, so route optimization does not
+// flap at the check's pace. Without the check (no DirectTraffic) nothing
+// trips at all.
+func TestRODirectLivenessOneWay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := &roTraffic{}
+		l := newROLiveLab(t, tr)
+		var silent []ROEvent
+		l.runFor(30*time.Minute, func() {
+			tr.out += 10
+			for _, ev := range l.events {
+				if ev.Kind == RODirectSilent {
+					silent = append(silent, ev)
+				}
+			}
+			l.events = nil
+		})
+		var wins []time.Duration
+		for _, ev := range silent {
+			wins = append(wins, ev.Lifetime)
+		}
+		want := []time.Duration{3 * time.Second, 6 * time.Second, 12 * time.Second, 24 * time.Second, 48 * time.Second, 96 * time.Second}
+		if len(wins) < len(want) || !slices.Equal(wins[:len(want)], want) {
+			t.Fatalf("windows %v, want them doubling from %v", wins, want)
+		}
+		for _, w := range wins[len(want):] {
+			if w != ROLivenessMax {
+				t.Errorf("windows %v, want at most %v", wins, ROLivenessMax)
+				break
+			}
+		}
+		// Each fall-back costs RORetryMin in the tunnel and a
+		// return routability; at ROLivenessMax that is one per
+		// 2.5 minutes or so, not one per window.
+		if len(silent) > 17 {
+			t.Errorf("%d fall-backs in 30 minutes of a one-way flow", len(silent))
+		}
+		t.Logf("one-way flow: %d fall-backs in 30 minutes, windows %v", len(silent), wins)
+
+		// The same flow without the check.
+		l2 := newROLab(t, nil)
+		l2.bind(coa1)
+		l2.kinds()
+		l2.runFor(5*time.Minute, nil)
+		if k := l2.kinds(); slices.Contains(k, RODirectSilent) || !l2.entry().Direct {
+			t.Errorf("without the check: events %v", k)
 		}
 	})
 }

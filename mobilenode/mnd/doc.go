@@ -321,14 +321,42 @@
 // Parameter Problem (code 2) about our Home Address option from the
 // correspondent: the route goes, the tunnel carries the traffic, and the
 // correspondent is tried again after 32 s doubling to 30 min (30 min at
-// once for status 2 and Parameter Problems, which say it has no route
-// optimization). That Parameter Problem is how a stopped cnd is detected
-// (its kernel answers our first direct packet with it): connections
-// continue through the tunnel at once. A correspondent that goes silent
-// without one is noticed at the latest when its binding needs the refresh
-// (mobilenode.RefreshInterval of the lifetime granted, at most 420 s);
-// until the binding expires the
-// direct path stays, since nothing says the correspondent lost it.
+// once for status 2, and for a Parameter Problem from a correspondent
+// that never accepted a Binding Update of ours in this run: both say it
+// has no route optimization). That Parameter Problem is how a stopped cnd
+// is detected (its kernel answers our first direct packet with it):
+// connections continue through the tunnel at once, and since that
+// correspondent did bind before, it gets the ordinary 32 s retry, so
+// route optimization comes back about 32 s after the stop once cnd runs
+// again.
+//
+// Direct-path liveness: a correspondent that goes silent without a
+// Parameter Problem (a killed cnd, whose nftables table outlives it and
+// drops our Home Address option; a firewall; a path change) would
+// otherwise be noticed only when its binding needs the refresh, up to
+// 420 s of lost packets. The data path counts, per correspondent, the
+// packets sent directly and the type 2 routed ones received (atomics it
+// updates anyway); the optimizer polls them on its timer every 0.5 s
+// (mobilenode.ROConfig.DirectTraffic) and, when packets went out and
+// nothing came back directly (data, or a Mobility Header to the care-of
+// address) for mobilenode.ROLiveness (3 s), falls back to the tunnel at
+// once and retries return routability on the ordinary back-off
+// (event ro_direct_silent, mip6_mn_ro_direct_silent_total). Only
+// traffic that expects an answer trips it: an idle path never does. A
+// flow that only sends does, so the window doubles (to
+// mobilenode.ROLivenessMax, 2 min) each time nothing came back, and
+// returns to 3 s once something does: such a flow costs a fall-back
+// about every two and a half minutes, not every few seconds. A restarted
+// cnd replaces the table a killed one left (cnd -cleanup removes it
+// without starting).
+//
+// From an IPv4 care-of address (RFC 5555) there is no route
+// optimization: mnd sends nothing directly and, for each correspondent
+// that may still hold a binding for an earlier IPv6 care-of address,
+// sends the de-registration (a Binding Update with lifetime 0 from the
+// home address, authorized by a home keygen token alone, §5.2.5) through
+// the home tunnel, after a Home Test Init through the tunnel when the
+// last home keygen token is too old.
 //
 // Home and shutdown: back home, once the home agent has released the
 // binding, every correspondent that may hold one gets a Binding Update

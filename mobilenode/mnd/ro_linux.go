@@ -77,7 +77,7 @@ var (
 // goroutines write them, the metrics handler reads them.
 type roCounters struct {
 	rrSent, rrOK, rrFailed, buSent, mhReceived atomic.Uint64
-	direct, fallbacks                          atomic.Uint64
+	direct, fallbacks, silent                  atomic.Uint64
 	packetsOut, packetsIn, viaTunnel           atomic.Uint64
 	rh2Dropped, outErrors, inErrors            atomic.Uint64
 	packetTooBig                               atomic.Uint64
@@ -92,6 +92,7 @@ func (rc *roCounters) fill(c *Counters) {
 	c.ROMHReceived = rc.mhReceived.Load()
 	c.RODirect = rc.direct.Load()
 	c.ROFallbacks = rc.fallbacks.Load()
+	c.RODirectSilent = rc.silent.Load()
 	c.ROPacketsOut = rc.packetsOut.Load()
 	c.ROPacketsIn = rc.packetsIn.Load()
 	c.ROViaTunnel = rc.viaTunnel.Load()
@@ -149,10 +150,27 @@ type roState struct {
 	nextCheck time.Time
 }
 
-// roDirect is one correspondent's direct path.
+// roDirect is one correspondent's direct path: the care-of address its
+// binding names, and the data packets sent to it directly (out) and
+// received from it with a type 2 routing header (in), which the data
+// path goroutines count and the loop polls on its timer (usage, and the
+// optimizer's direct-path liveness check).
 type roDirect struct {
 	coa     netip.Addr
-	packets atomic.Uint64
+	out, in atomic.Uint64
+}
+
+// packets is how many data packets the direct path carried.
+func (d *roDirect) packets() uint64 { return d.out.Load() + d.in.Load() }
+
+// roTraffic is the optimizer's ROConfig.DirectTraffic: cn's direct path
+// counters, zero when it has none. The loop calls it (through the
+// optimizer's Timer); it only loads atomics.
+func (r *engine) roTraffic(cn netip.Addr) (out, in uint64) {
+	if dp := (*r.ro.direct.Load())[cn]; dp != nil {
+		return dp.out.Load(), dp.in.Load()
+	}
+	return 0, 0
 }
 
 // roUsage is what the idle check knows of a learned correspondent.
@@ -235,7 +253,7 @@ func (r *engine) roInit(cfg *conf.MN) error {
 	if !roEnabled(cfg) {
 		return nil
 	}
-	opt, err := mobilenode.NewRouteOptimizer(mobilenode.ROConfig{HomeAddress: cfg.HomeAddress})
+	opt, err := mobilenode.NewRouteOptimizer(mobilenode.ROConfig{HomeAddress: cfg.HomeAddress, DirectTraffic: r.roTraffic})
 	if err != nil {
 		return err
 	}
@@ -554,6 +572,10 @@ func (r *engine) roOutput(o mobilenode.ROOutput) {
 				fields = append(fields, zap.Stringer("be_status", e.BEStatus))
 			}
 			r.log.Warn("route optimization failed; the tunnel carries the traffic", fields...)
+		case mobilenode.RODirectSilent:
+			c.silent.Add(1)
+			r.log.Warn("route optimization: direct path brings nothing back; back to the tunnel", zap.String("event", "ro_direct_silent"),
+				daemon.CN(e.Correspondent), daemon.HoA(r.cfg.HomeAddress), daemon.CoA(e.CareOf), zap.Duration("window", e.Lifetime))
 		case mobilenode.RODeregistered:
 			r.log.Info("route optimization: binding deleted", zap.String("event", "ro_deregistered"), daemon.CN(e.Correspondent),
 				zap.String("reason", e.Reason))
@@ -584,7 +606,8 @@ func (r *engine) roRoute(cn, coa netip.Addr, on bool) {
 	if on {
 		nd := &roDirect{coa: coa}
 		if od := old[cn]; od != nil {
-			nd.packets.Store(od.packets.Load())
+			nd.out.Store(od.out.Load())
+			nd.in.Store(od.in.Load())
 		}
 		m[cn] = nd
 		r.ro.direct.Store(&m)
@@ -749,7 +772,7 @@ func (r *engine) roRH2Loop(l *rawsock.Listener, tun *rodata.Tun) {
 				continue
 			}
 			if dp := direct[lay.Src]; dp != nil {
-				dp.packets.Add(1)
+				dp.in.Add(1)
 			}
 		}
 		k := w.Len()
@@ -828,7 +851,7 @@ func (r *engine) roOutbound(buf []byte, n int, hoa netip.Addr, direct map[netip.
 		return
 	}
 	tx.Add(out, link.router, link.zone)
-	dp.packets.Add(1)
+	dp.out.Add(1)
 }
 
 // roPTBLoop carries path MTU discovery across the Home Address option
@@ -962,7 +985,7 @@ func (r *engine) roIdle(now time.Time) {
 	direct := *r.ro.direct.Load()
 	for cn, u := range r.ro.learned {
 		if dp := direct[cn]; dp != nil {
-			if p := dp.packets.Load(); p != u.packets {
+			if p := dp.packets(); p != u.packets {
 				u.seen, u.packets = now, p
 				r.ro.learned[cn] = u
 			}

@@ -125,14 +125,15 @@ type Counters struct {
 	// Route optimization (ro_linux.go): Home and Care-of Test Inits
 	// sent, return routability runs completed and attempts failed,
 	// Binding Updates to correspondents, Mobility Headers from them,
-	// switches to the direct path and back to the tunnel, data packets
+	// switches to the direct path and back to the tunnel (and those of
+	// the direct-path liveness check among the latter), data packets
 	// sent with the Home Address option and received with a type 2
 	// routing header, packets the direct path handed back to the
 	// tunnel, type 2 routed packets for another home address
 	// (dropped), data path errors, and Packet Too Big messages
 	// translated for the local sockets.
 	RRSent, RROK, RRFailed, ROBUSent, ROMHReceived uint64
-	RODirect, ROFallbacks                          uint64
+	RODirect, ROFallbacks, RODirectSilent          uint64
 	ROPacketsOut, ROPacketsIn, ROViaTunnel         uint64
 	RORH2Dropped, ROErrors, ROPacketTooBig         uint64
 }
@@ -174,6 +175,7 @@ func writeMetrics(w io.Writer, st Status, c Counters, tc *tunnel.Snapshot) error
 	m.Counter("mip6_mn_ro_mobility_headers_received_total", "Mobility Headers received from correspondents.", c.ROMHReceived)
 	m.Counter("mip6_mn_ro_direct_total", "Switches of a correspondent to the direct path.", c.RODirect)
 	m.Counter("mip6_mn_ro_fallbacks_total", "Switches of a correspondent back to the home tunnel.", c.ROFallbacks)
+	m.Counter("mip6_mn_ro_direct_silent_total", "Correspondents sent back to the home tunnel because their direct path brought nothing back.", c.RODirectSilent)
 	m.Counter("mip6_mn_ro_packets_total", "Data packets on the direct path.", c.ROPacketsOut, "direction", "out")
 	m.Counter("mip6_mn_ro_packets_total", "Data packets on the direct path.", c.ROPacketsIn, "direction", "in")
 	m.Counter("mip6_mn_ro_via_tunnel_total", "Packets routed to the direct path that found no binding and went through the tunnel.", c.ROViaTunnel)
