@@ -128,8 +128,8 @@ type Control struct {
 	MetricsListen string `toml:"metrics_listen,omitempty"`
 }
 
-// Tunnel is the [tunnel] section of had.toml and mnd.toml: how the
-// daemon's protocol-41 tunnel (IPv6 in IPv6, RFC 2473; 6in4, RFC 4213)
+// Tunnel is the [tunnel] section of had.toml: how the home agent's
+// protocol-41 tunnel (IPv6 in IPv6, RFC 2473; 6in4, RFC 4213)
 // forwards packets.
 type Tunnel struct {
 	// KernelPath turns on the kernel fast path (tunnel/ebpf): BPF
@@ -138,7 +138,7 @@ type Tunnel struct {
 	// not handle (UDP encapsulation, IPv4 inner packets). Opt-in, default
 	// false: it needs Linux 6.6, CAP_BPF and CAP_NET_ADMIN; when it
 	// cannot be loaded the daemon logs a warning and runs without it.
-	// mnd does not use it yet (it warns and runs in userspace).
+	// mnd.toml has no [tunnel] section yet (an unknown table there).
 	KernelPath bool `toml:"kernel_path"`
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -138,16 +139,25 @@ func StartDaemon(ctx context.Context, ns *netlab.NS, name, bin, dir, socket stri
 
 // Events returns the timeline events of the daemon's log so far.
 func (d *Daemon) Events() []Event {
+	return readLog(d, func(r io.Reader) []Event {
+		ev, _ := ParseLog(d.Name, r)
+		return ev
+	})
+}
+
+// readLog returns what parse makes of the daemon's log so far (zero
+// without a log).
+func readLog[T any](d *Daemon, parse func(io.Reader) T) T {
+	var zero T
 	if d == nil || d.Proc == nil {
-		return nil
+		return zero
 	}
 	f, err := os.Open(d.Proc.Log)
 	if err != nil {
-		return nil
+		return zero
 	}
 	defer f.Close()
-	ev, _ := ParseLog(d.Name, f)
-	return ev
+	return parse(f)
 }
 
 // MNStatus is mnd's /v1/status (SPEC.md "Control API").

@@ -17,18 +17,11 @@ import (
 // FAILED), and the entry's line.
 func neighMAC(t *testing.T, ns *netlab.NS, ifname string, a netip.Addr) (string, string) {
 	t.Helper()
-	out, err := ns.IP("-6", "neigh", "show", a.String(), "dev", ifname)
+	mac, line, err := ns.NeighMAC(ifname, a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := strings.TrimSpace(out)
-	f := strings.Fields(line)
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "lladdr" {
-			return f[i+1], line
-		}
-	}
-	return "", line
+	return mac, line
 }
 
 // waitNeighMAC waits until ns's neighbour entry for a carries mac, and

@@ -64,6 +64,9 @@ func TestE2EHADRestart(t *testing.T) {
 	// in the gap) it must have completed.
 	bus := metrics(ctx, t, r.MN).Delta(mnBefore).Sum("mip6_mn_binding_updates_sent_total")
 	t.Logf("had restart: mnd sent %g Binding Updates meanwhile", bus)
+	if bus == 0 && after.Sequence != before.Sequence {
+		t.Errorf("restored binding's sequence number %d, was %d, with no Binding Update sent", after.Sequence, before.Sequence)
+	}
 	if _, err := r.WaitRegistered(ctx, SiteA, 5*time.Second); err != nil {
 		t.Error(err)
 	}

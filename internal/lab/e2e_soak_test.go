@@ -99,8 +99,9 @@ func TestE2ESoak(t *testing.T) {
 	probes, trace := f.stop()
 	ps := AnalyzeProbes(probes, start, time.Now())
 	tcp := SummarizeTCP(trace)
+	reg := Summarize(regTimes)
 	t.Logf("soak %v: %d moves, %d not registered in 5 s; registration median %v, max %v; probes %d/%d lost; tcp %+v",
-		time.Since(start).Round(time.Second), moves, failed, median(regTimes), maxDur(regTimes), ps.Lost, ps.Sent, tcp)
+		time.Since(start).Round(time.Second), moves, failed, reg.Median.Round(time.Millisecond), reg.Max.Round(time.Millisecond), ps.Lost, ps.Sent, tcp)
 	if !tcp.Survived() {
 		t.Errorf("TCP did not survive the soak: %+v", tcp)
 	}
@@ -135,29 +136,6 @@ func TestE2ESoak(t *testing.T) {
 		}
 		checkLiveHeap(t, s.d, 1)
 	}
-}
-
-func median(d []time.Duration) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	c := append([]time.Duration(nil), d...)
-	for i := range c {
-		for j := i + 1; j < len(c); j++ {
-			if c[j] < c[i] {
-				c[i], c[j] = c[j], c[i]
-			}
-		}
-	}
-	return c[len(c)/2].Round(time.Millisecond)
-}
-
-func maxDur(d []time.Duration) time.Duration {
-	var m time.Duration
-	for _, x := range d {
-		m = max(m, x)
-	}
-	return m.Round(time.Millisecond)
 }
 
 // compactSamples renders every tenth sample as "fds/rssKiB/threads".

@@ -557,15 +557,7 @@ func ParseGCTrace(r io.Reader) []GCSample {
 // GCTrace returns the GC trace in the daemon's log (empty unless it runs
 // with GODEBUG=gctrace=1, see WrapGCTrace).
 func (d *Daemon) GCTrace() []GCSample {
-	if d == nil || d.Proc == nil {
-		return nil
-	}
-	f, err := os.Open(d.Proc.Log)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	return ParseGCTrace(f)
+	return readLog(d, ParseGCTrace)
 }
 
 // WrapGCTrace writes, in dir, a shell script per name that runs

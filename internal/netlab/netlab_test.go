@@ -401,3 +401,17 @@ func TestRecords(t *testing.T) {
 		}
 	}
 }
+
+func TestNeighLLAddr(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{"2001:db8:100::2 lladdr 02:00:00:00:01:02 REACHABLE", "02:00:00:00:01:02"},
+		{"2001:db8:100::2 lladdr 02:00:00:00:01:02 router STALE", "02:00:00:00:01:02"},
+		{"2001:db8:100::2 FAILED", ""},
+		{"2001:db8:100::2 lladdr", ""},
+		{"", ""},
+	} {
+		if got := neighLLAddr(tc.line); got != tc.want {
+			t.Errorf("neighLLAddr(%q) = %q, want %q", tc.line, got, tc.want)
+		}
+	}
+}

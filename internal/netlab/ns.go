@@ -290,6 +290,29 @@ func (n *NS) IP(args ...string) (string, error) {
 	return runCmd(context.Background(), "ip", append([]string{"-n", n.Name}, args...)...)
 }
 
+// NeighMAC returns the link-layer address of the namespace's IPv6
+// neighbour entry for a on ifname ("" when the entry has none, as an
+// INCOMPLETE or FAILED one) and the entry as "ip neigh" printed it.
+func (n *NS) NeighMAC(ifname string, a netip.Addr) (mac, entry string, err error) {
+	out, err := n.IP("-6", "neigh", "show", a.String(), "dev", ifname)
+	if err != nil {
+		return "", "", err
+	}
+	entry = strings.TrimSpace(out)
+	return neighLLAddr(entry), entry, nil
+}
+
+// neighLLAddr returns the word after "lladdr" in an "ip neigh" line, or "".
+func neighLLAddr(line string) string {
+	f := strings.Fields(line)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "lladdr" {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
 // nsExecArgs is how commands are started inside a namespace.
 var nsExecArgs = []string{"ip", "netns", "exec"}
 
