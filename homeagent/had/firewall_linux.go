@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 
 	"go.uber.org/zap"
 
@@ -19,38 +18,25 @@ import (
 // towards its forged source.
 const NFTable = "gomip6_had"
 
-// firewall is the table's state: the namespace it was installed in.
-type firewall struct {
-	netns *os.File
-}
-
 // addFirewall installs NFTable for the home agent's address, in the
 // calling thread's namespace (New's). Without nft, or when it fails, had
 // runs on and says what the kernel will do.
 func (d *Daemon) addFirewall() {
-	ns, err := netif.CurrentNetns()
-	if err == nil {
-		err = netif.AddNFTable("inet", NFTable, netif.MobilityDropRules(NFTable, []netip.Addr{d.cfg.Home.Address}))
-	}
+	err := netif.AddNFTable("inet", NFTable, netif.MobilityDropRules(NFTable, []netip.Addr{d.cfg.Home.Address}))
 	if err != nil {
-		if ns != nil {
-			ns.Close()
-		}
 		d.log.Warn("nftables table not installed: the kernel will answer Binding Updates with Parameter Problems", zap.String("table", NFTable), zap.Error(err))
 		return
 	}
-	d.fw = &firewall{netns: ns}
+	d.fw = true
 }
 
-// delFirewall removes NFTable from the namespace it was installed in.
+// delFirewall removes NFTable from New's namespace (d.netns).
 func (d *Daemon) delFirewall() error {
-	if d.fw == nil {
+	if !d.fw {
 		return nil
 	}
-	err := netif.InNetns(d.fw.netns, func() error { return netif.DeleteNFTable("inet", NFTable) })
-	d.fw.netns.Close()
-	d.fw = nil
-	if err != nil {
+	d.fw = false
+	if err := netif.InNetns(d.netns, func() error { return netif.DeleteNFTable("inet", NFTable) }); err != nil {
 		return fmt.Errorf("removing nftables table %s: %w", NFTable, err)
 	}
 	return nil

@@ -87,9 +87,12 @@ type Daemon struct {
 	fwd     *tunnel.Forwarder
 	tunLink int
 	nl      *netlink.Handle
-	// fw is the nftables table that keeps the kernel's Parameter
-	// Problems in (firewall_linux.go), nil when not installed.
-	fw *firewall
+	// netns is New's network namespace, where the nftables table is
+	// removed and the link watch resubscribes whichever thread does it.
+	netns *os.File
+	// fw says the nftables table that keeps the kernel's Parameter
+	// Problems in (firewall_linux.go) is installed.
+	fw bool
 	// up is the 6in4 uplink of [uplink] (uplink_linux.go), nil without.
 	up *uplink
 
@@ -215,6 +218,9 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 	}
 	if d.nl, err = netlink.NewHandle(); err != nil {
 		return d, fmt.Errorf("netlink: %w", err)
+	}
+	if d.netns, err = netif.CurrentNetns(); err != nil {
+		return d, fmt.Errorf("network namespace: %w", err)
 	}
 	if err := enableForwarding(d.log); err != nil {
 		return d, err
@@ -854,6 +860,9 @@ func (d *Daemon) closeAll() {
 	errs = append(errs, d.delFirewall())
 	if d.nl != nil {
 		d.nl.Close()
+	}
+	if d.netns != nil {
+		d.netns.Close()
 	}
 	if err := errors.Join(errs...); err != nil {
 		d.log.Warn("shutdown", zap.Error(err))

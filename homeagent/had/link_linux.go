@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 
 	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
@@ -73,7 +72,6 @@ const linkQueue = 64
 
 // linkWatch is the loop's view of the home interface.
 type linkWatch struct {
-	netns   *os.File // the namespace of New, for resubscribing
 	linkCh  chan netlink.LinkUpdate
 	addrCh  chan netlink.AddrUpdate
 	done    chan struct{} // closed to end the subscriptions
@@ -85,16 +83,12 @@ type linkWatch struct {
 	haveAddr bool
 }
 
-// openLinkWatch subscribes to the link and address updates of the
-// calling thread's network namespace; the first updates describe the
+// openLinkWatch subscribes to the link and address updates of New's
+// network namespace (d.netns); the first updates describe the
 // interface as it is (ListExisting), so that a change between New's look
 // at the interface and the subscription is not missed.
 func (d *Daemon) openLinkWatch() error {
-	ns, err := netif.CurrentNetns()
-	if err != nil {
-		return fmt.Errorf("home link watch: %w", err)
-	}
-	d.lw = &linkWatch{netns: ns, running: true, haveAddr: true}
+	d.lw = &linkWatch{running: true, haveAddr: true}
 	if err := d.subscribeLink(); err != nil {
 		return fmt.Errorf("home link watch: %w", err)
 	}
@@ -117,7 +111,7 @@ func (d *Daemon) subscribeLink() error {
 		}
 		d.log.Warn("home link watch", zap.Error(err), daemon.Iface(iface))
 	}
-	return netif.InNetns(lw.netns, func() error {
+	return netif.InNetns(d.netns, func() error {
 		err := netlink.LinkSubscribeWithOptions(lw.linkCh, lw.done, netlink.LinkSubscribeOptions{ListExisting: true, ErrorCallback: errcb})
 		if err == nil {
 			err = netlink.AddrSubscribeWithOptions(lw.addrCh, lw.done, netlink.AddrSubscribeOptions{ListExisting: true, ErrorCallback: errcb})
@@ -132,13 +126,8 @@ func (d *Daemon) subscribeLink() error {
 // closeLinkWatch ends the subscriptions. Their readers may be blocked on
 // a full channel: drained until they close it.
 func (d *Daemon) closeLinkWatch() {
-	lw := d.lw
-	if lw == nil {
-		return
-	}
-	d.stopSubscriptions()
-	if lw.netns != nil {
-		lw.netns.Close()
+	if d.lw != nil {
+		d.stopSubscriptions()
 	}
 }
 
@@ -322,10 +311,10 @@ func (d *Daemon) linkLocal() netip.Addr {
 // unsolicited RAs when its information changed): the sender keeps it
 // MinDelayBetweenRAs from its scheduled RAs and answers to solicitations
 // (ra.Sender.Trigger), so a flapping link does not flood either. Nothing
-// with router advertisements off (the sender is passive: radvd
-// advertises).
+// with router advertisements off: a passive sender (radvd advertises)
+// ignores the trigger.
 func (d *Daemon) unsolicitedRA() {
-	if d.cfg.RouterAdvertisements.Enabled && d.ras != nil {
+	if d.ras != nil {
 		d.ras.Trigger()
 	}
 }

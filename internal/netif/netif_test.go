@@ -28,6 +28,7 @@ func TestMobilityDropRules(t *testing.T) {
 	got := MobilityDropRules("gomip6_x", []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")})
 	for _, want := range []string{
 		"table inet gomip6_x {",
+		"chain input {",
 		"type filter hook input priority -300; policy accept;",
 		"ip6 daddr { 2001:db8::1, 2001:db8::2 } meta l4proto 135 drop",
 		"ip6 daddr { 2001:db8::1, 2001:db8::2 } ip6 nexthdr 60 @nh,368,8 201 drop",

@@ -49,7 +49,7 @@ func MobilityDropRules(table string, addrs []netip.Addr) string {
 	}
 	set := "{ " + strings.Join(as, ", ") + " }"
 	return fmt.Sprintf(`table inet %[1]s {
-	chain prerouting {
+	chain input {
 		type filter hook input priority -300; policy accept;
 		ip6 daddr %[2]s meta l4proto 135 drop
 		ip6 daddr %[2]s ip6 nexthdr 60 @nh,368,8 201 drop

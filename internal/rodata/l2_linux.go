@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"time"
-	"unsafe"
 
 	"github.com/gomip6/gomip6/internal/nexthop"
 	"golang.org/x/sys/unix"
@@ -101,5 +100,5 @@ func (s *l2Sender) addTo(pkt []byte, d nexthop.Entry) {
 func htons(v uint16) uint16 {
 	var b [2]byte
 	binary.BigEndian.PutUint16(b[:], v)
-	return *(*uint16)(unsafe.Pointer(&b[0]))
+	return binary.NativeEndian.Uint16(b[:])
 }

@@ -161,9 +161,9 @@ func routingAfter(pkt []byte, at int, next uint8) bool {
 // pkt is the packet from its IPv6 header and l its layout from
 // mip6.WalkIPv6. The routing header must follow the IPv6 header or a
 // Hop-by-Hop Options header, where correspondents put it (§6.4), and
-// be the only routing header (else ErrLayout). The result is pkt's tail ending at l.End, the headers in
-// front of the routing header moved forward in place; nothing is
-// allocated.
+// be the only routing header (else ErrLayout). The result is pkt's tail
+// ending at l.End, the headers in front of the routing header moved
+// forward in place; nothing is allocated.
 func RestoreRoutingHeader2(pkt []byte, l *mip6.PacketLayout, hoa netip.Addr) ([]byte, error) {
 	const rl = mip6.RoutingHeader2Len
 	if l.RH2 == 0 || l.RH2SegmentsLeft != 1 {
