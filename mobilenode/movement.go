@@ -439,11 +439,10 @@ func (m *Movement) DNAProbes(iface string) []KnownRouter {
 	if s == nil || !s.up || len(s.routers) > 0 || m.cfg.KnownLinks < 0 {
 		return nil
 	}
+	// remember keeps each (router, link-layer address) pair once.
 	out := make([]KnownRouter, 0, len(m.known))
 	for _, k := range m.known {
-		if !slices.ContainsFunc(out, func(x KnownRouter) bool { return x.Addr == k.router && bytes.Equal(x.MAC, k.mac) }) {
-			out = append(out, KnownRouter{Addr: k.router, MAC: slices.Clone(k.mac)})
-		}
+		out = append(out, KnownRouter{Addr: k.router, MAC: slices.Clone(k.mac)})
 	}
 	s.probed = out
 	return slices.Clone(out)

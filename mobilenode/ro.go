@@ -957,19 +957,20 @@ func (o *RouteOptimizer) HandleMH(pk Packet, now time.Time) (ROOutput, error) {
 	if direct {
 		p.mhIn++
 	}
-	out, err := o.handleMH(pk, now)
+	out, err := o.handleMH(p, pk, now)
 	if err != nil && direct {
 		p.mhIn--
 	}
 	return out, err
 }
 
-func (o *RouteOptimizer) handleMH(pk Packet, now time.Time) (ROOutput, error) {
+// handleMH is HandleMH for p, the correspondent pk comes from (nil: none
+// of ours).
+func (o *RouteOptimizer) handleMH(p *roPeer, pk Packet, now time.Time) (ROOutput, error) {
 	var out ROOutput
 	if len(pk.MH) < 6 {
 		return out, ErrMalformed
 	}
-	p := o.peer(pk.Src)
 	if p == nil {
 		return out, fmt.Errorf("%w: from %v, not a correspondent of ours", ErrUnexpected, pk.Src)
 	}

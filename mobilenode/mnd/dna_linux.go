@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gomip6/gomip6/internal/daemon"
+	"github.com/gomip6/gomip6/internal/ndproxy"
 	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/mip6"
 )
@@ -117,8 +118,8 @@ func dnaFilter() []bpf.Instruction {
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 5},
 		bpf.LoadAbsolute{Off: 6, Size: 2}, // next header, hop limit
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(mip6.ProtoICMPv6)<<8 | 255, SkipTrue: 3},
-		bpf.LoadAbsolute{Off: ipv6HeaderLen, Size: 1},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: icmpNA, SkipTrue: 1},
+		bpf.LoadAbsolute{Off: mip6.IPv6HeaderLen, Size: 1},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: ndproxy.ICMPNeighborAdvertisement, SkipTrue: 1},
 		bpf.RetConstant{Val: 512},
 		bpf.RetConstant{Val: 0},
 	}
@@ -215,6 +216,9 @@ func (r *engine) dnaProbe(name string) {
 	sent := 0
 	for _, p := range probes {
 		pkt := buildDNAProbe(src, p.Addr, mac)
+		if pkt == nil {
+			continue
+		}
 		if _, err := c.WriteTo(pkt, &packet.Addr{HardwareAddr: p.MAC}); err != nil {
 			r.log.Debug("DNA probe not sent", daemon.Iface(name), zap.Stringer("router", p.Addr), zap.Error(err))
 			continue

@@ -102,8 +102,9 @@ func TestLivenessScenarios(t *testing.T) {
 		flow: func(int) (bool, bool) { return true, false },
 		want: []time.Duration{3 * time.Second, 6 * time.Second, 12 * time.Second, 24 * time.Second, 44 * time.Second},
 	}, {
-		// One packet out, then silence: the window passes with
-		// nothing sent lately, so nothing is due.
+		// One packet out, then silence: the packet goes unanswered
+		// for the window (one refresh), then nothing was sent
+		// lately, so nothing more is due.
 		name: "one packet then idle",
 		secs: 30,
 		flow: func(s int) (bool, bool) { return s == 1, false },

@@ -300,9 +300,12 @@ func (r *engine) haRefused(s mip6.Status) {
 func (r *engine) haNext(now time.Time) {
 	old := r.cfg.HomeAgent
 	r.d.count(func(c *Counters) { c.HAFallbacks++ })
-	if ha, ok := r.has.next(); ok {
-		r.useHomeAgent(ha, old)
-		return
+	// One that cannot even be set up (newCores failed) is passed over
+	// like one that does not answer.
+	for ha, ok := r.has.next(); ok; ha, ok = r.has.next() {
+		if r.useHomeAgent(ha, old) {
+			return
+		}
 	}
 	r.reg = nil
 	r.cfg = r.fileCfg
@@ -322,7 +325,7 @@ func (r *engine) haNext(now time.Time) {
 }
 
 // useHomeAgent registers with ha, found by DHAAD, instead of the home agent
-// old (invalid: none yet).
+// old (invalid: none yet), and reports whether ha could be used at all.
 func (r *engine) useHomeAgent(ha, old netip.Addr) bool {
 	r.cfg = withHA(r.fileCfg, ha)
 	if err := r.newCores(r.cfg); err != nil {

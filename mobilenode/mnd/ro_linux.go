@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -216,17 +217,13 @@ func roLearning(cfg *conf.MN) bool {
 // roCorrespondents lists the correspondents route optimization starts
 // with: every address the configuration names ([[correspondent]] address,
 // a /128 in route_optimization_allow) for which RouteOptimizationFor
-// says yes. Prefixes and the global switch only filter: the daemon does
-// not learn correspondents from traffic (see the package documentation).
+// says yes. Prefixes and the global switch name no address: the
+// correspondents they allow are learned from traffic (roLearning,
+// roStartLearning; see the package documentation).
 func roCorrespondents(cfg *conf.MN) []netip.Addr {
 	var out []netip.Addr
 	add := func(a netip.Addr) {
-		for _, b := range out {
-			if a == b {
-				return
-			}
-		}
-		if a.IsValid() && cfg.RouteOptimizationFor(a) {
+		if a.IsValid() && !slices.Contains(out, a) && cfg.RouteOptimizationFor(a) {
 			out = append(out, a)
 		}
 	}

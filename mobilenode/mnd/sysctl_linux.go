@@ -94,7 +94,7 @@ func (r *engine) setSysctl(iface, key, value string) {
 			r.log.Warn("reading the sysctl journal of a previous run", zap.Error(err))
 		}
 		for _, e := range s {
-			if !slices.ContainsFunc(r.sysctls, func(x sysctlSave) bool { return x.path == e.path }) {
+			if !r.sysctlRecorded(e.path) {
 				r.sysctls = append(r.sysctls, e)
 			}
 		}
@@ -104,8 +104,7 @@ func (r *engine) setSysctl(iface, key, value string) {
 	}
 	path := sysctlPath(iface, key)
 	old, err := readSysctlPath(path)
-	if err == nil && old != value && journal &&
-		!slices.ContainsFunc(r.sysctls, func(x sysctlSave) bool { return x.path == path }) {
+	if err == nil && old != value && journal && !r.sysctlRecorded(path) {
 		r.sysctls = append(r.sysctls, sysctlSave{path, old})
 		if err := writeSysctlJournal(r.sysctlJournal, r.sysctls); err != nil {
 			r.log.Warn("recording a sysctl's original value: -cleanup after a crash cannot restore it", daemon.Iface(iface), zap.String("key", key), zap.Error(err))
@@ -117,6 +116,12 @@ func (r *engine) setSysctl(iface, key, value string) {
 	if err != nil {
 		r.log.Warn("sysctl", daemon.Iface(iface), zap.String("key", key), zap.Error(err))
 	}
+}
+
+// sysctlRecorded reports whether the original value of the sysctl at
+// path is recorded already.
+func (r *engine) sysctlRecorded(path string) bool {
+	return slices.ContainsFunc(r.sysctls, func(x sysctlSave) bool { return x.path == path })
 }
 
 // restoreSysctls gives every recorded sysctl its original value back, in
