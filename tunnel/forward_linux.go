@@ -832,8 +832,8 @@ func (q *txPath) handle(buf []byte, off int) {
 		return
 	}
 	switch {
-	case q.pkt != nil && (b.kind == KindIPv6 && q.kern6 != nil || b.kind == Kind6in4 && q.kern4 != nil) && q.l2For(b) != nil:
-		q.sendPacket(buf, off, b, &q.cur)
+	case q.pkt != nil && (b.kind == KindIPv6 && q.kern6 != nil || b.kind == Kind6in4 && q.kern4 != nil) && q.l2For(b):
+		q.sendPacket(buf, off, b)
 	case b.kind == KindUDP4 && q.udp != nil:
 		if b.lport != q.f.cfg.UDPPort {
 			q.f.ctr.portMismatch.Add(1)
@@ -944,9 +944,7 @@ func (q *txPath) addFragmentable4(buf []byte, off int, pkt []byte, b *Binding) {
 	} else {
 		q.f.t.writeOuter(out, b, pkt, false)
 	}
-	s := q.hdr4
-	i := s.start(q.f, out)
-	s.m.setName4(i, &b.remote, 0)
+	q.addHdr4(out, b)
 }
 
 // encap4 encapsulates with Encap (6in4 or UDP, header and DF bit ours)
@@ -957,6 +955,12 @@ func (q *txPath) encap4(buf []byte, off int, b *Binding) {
 		q.verdict(buf, pkt, v)
 		return
 	}
+	q.addHdr4(pkt, b)
+}
+
+// addHdr4 queues pkt, outer IPv4 header included, on the header-included
+// IPv4 socket to b's remote end point.
+func (q *txPath) addHdr4(pkt []byte, b *Binding) {
 	s := q.hdr4
 	i := s.start(q.f, pkt)
 	s.m.setName4(i, &b.remote, 0)

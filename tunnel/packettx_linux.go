@@ -84,11 +84,12 @@ func (p *packetTX) clock() int64 { return int64(time.Since(p.epoch)) }
 // points (the source can select the route: policy routing).
 type l2Key [32]byte
 
-// l2For returns b's next hop on the packet socket, or nil when the packet
-// must take the raw sockets. It looks the next hop up again when the
-// cached one is stale (nexthop.Refresh, or Retry if none was usable;
-// q.now is the batch's time).
-func (q *txPath) l2For(b *Binding) *nexthop.Entry {
+// l2For puts b's next hop on the packet socket in q.cur and reports
+// whether there is one (false: the packet must take the raw sockets). It
+// looks the next hop up again when the cached one is stale
+// (nexthop.Refresh, or Retry if none was usable; q.now is the batch's
+// time).
+func (q *txPath) l2For(b *Binding) bool {
 	var k l2Key
 	copy(k[:16], b.remote[:])
 	copy(k[16:], b.local[:])
@@ -97,17 +98,15 @@ func (q *txPath) l2For(b *Binding) *nexthop.Entry {
 		e = q.f.ptx.res.Resolve(netip.AddrFrom16(b.remote), netip.AddrFrom16(b.local), 0)
 		q.l2.Store(k, q.now, e)
 	}
-	if !e.OK {
-		return nil
-	}
 	q.cur = e
-	return &q.cur
+	return e.OK
 }
 
 // sendPacket encapsulates for b (Encap: outer header ours) and queues the
-// result on the packet socket to next hop d, or on the usual socket when
-// the packet must be allowed to fragment.
-func (q *txPath) sendPacket(buf []byte, off int, b *Binding, d *nexthop.Entry) {
+// result on the packet socket to next hop q.cur (set by l2For), or on the
+// usual socket when the packet must be allowed to fragment.
+func (q *txPath) sendPacket(buf []byte, off int, b *Binding) {
+	d := &q.cur
 	pkt, v := q.f.t.Encap(buf, off, b)
 	switch {
 	case v.Action == ActionSend:
@@ -127,9 +126,7 @@ func (q *txPath) sendPacket(buf []byte, off int, b *Binding, d *nexthop.Entry) {
 		q.addKernel6(pkt[OverheadIPv6:], b, ip6TrafficClass(pkt), false)
 	case v.Action == ActionSendFragmentable:
 		// Encap built the IPv4 header with DF clear.
-		s := q.hdr4
-		i := s.start(q.f, pkt)
-		s.m.setName4(i, &b.remote, 0)
+		q.addHdr4(pkt, b)
 	default:
 		q.verdict(buf, pkt, v)
 	}
