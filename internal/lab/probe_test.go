@@ -4,6 +4,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,10 +108,52 @@ func TestParseProcStatus(t *testing.T) {
 	}
 }
 
-func TestSampleProcSelf(t *testing.T) {
-	s0, err := SampleProc(os.Getpid())
+// sampleChild starts sleep with extra open files beyond stdio and samples
+// it. A child's descriptor table is its own: counting the test binary's
+// would race with whatever an earlier test left closing in the background
+// (one CI run saw 10 -> 9 across an added socket).
+func sampleChild(t *testing.T, extra int) ProcSample {
+	t.Helper()
+	cmd := exec.Command("sleep", "30")
+	for range extra {
+		f, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("sleep: %v", err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	// The descriptors are in place once exec has happened: the child's
+	// comm turns from the test binary's name to sleep.
+	comm := filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "comm")
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		b, err := os.ReadFile(comm)
+		if err == nil && strings.TrimSpace(string(b)) == "sleep" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child never exec'd sleep (comm %q, %v)", b, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s, err := SampleProc(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSampleProcSelf(t *testing.T) {
+	s0, s2 := sampleChild(t, 0), sampleChild(t, 2)
+	if s2.FDs != s0.FDs+2 || s0.FDs < 3 {
+		t.Errorf("fds %d -> %d with two more files, want +2 over stdio", s0.FDs, s2.FDs)
 	}
 	c, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
@@ -120,8 +164,8 @@ func TestSampleProcSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s1.FDs != s0.FDs+1 {
-		t.Errorf("fds %d -> %d with one more socket", s0.FDs, s1.FDs)
+	if s1.FDs < 4 {
+		t.Errorf("fds %d in the test binary with a socket open", s1.FDs)
 	}
 	if s1.RSSKiB <= 0 || s1.Threads <= 0 {
 		t.Errorf("sample %+v", s1)
