@@ -66,6 +66,9 @@ type MovementConfig struct {
 	// Attachment (RFC 6059), least recently seen dropped first: 0 means
 	// DefaultKnownLinks, a negative value turns DNA off.
 	KnownLinks int
+	// Rand returns a uniform value in [0, 1) for the jitter of Router
+	// Solicitation retransmissions (RFC 7559); nil means math/rand/v2.
+	Rand func() float64
 }
 
 // MoveKind says what a MoveEvent reports.
@@ -154,6 +157,8 @@ type ifState struct {
 	// probed are the remembered routers DNAProbes handed out since the
 	// link came up: only their Neighbor Advertisements count.
 	probed []KnownRouter
+	// rs is the Router Solicitation schedule (solicit.go).
+	rs rsState
 }
 
 // Movement turns link, address and Router Advertisement events of the
@@ -171,8 +176,12 @@ type ifState struct {
 // interface (held down) is used only when no other one is usable.
 //
 // Decisions:
-//   - Link-up is not acted on by itself: nothing is usable before an RA
-//     (the daemon sends a Router Solicitation on link-up, RFC 4861 §6.3.7).
+//   - Link-up is not acted on by itself: nothing is usable before an RA.
+//     Solicitations says when to send Router Solicitations: at link-up,
+//     retransmitted (RFC 4861 §6.3.7, RFC 7559) until a router advertises,
+//     and again when a link loses its last router (solicit.go).
+//   - A router that Neighbor Unreachability Detection finds unreachable
+//     is dropped at once (RouterUnreachable).
 //     Link-down is acted on at once: nothing passes over a down link.
 //   - A router is lost when it misses RouterLossMissed+1 advertisement
 //     intervals (plus slack), or when its Router Lifetime runs out when it
@@ -201,6 +210,7 @@ type Movement struct {
 	ifs   []*ifState
 	cur   MoveEvent // Kind 0: no decision yet
 	known []knownLink
+	rand  func() float64
 }
 
 // NewMovement returns a Movement with every interface down.
@@ -234,7 +244,10 @@ func NewMovement(cfg MovementConfig) (*Movement, error) {
 	if cfg.KnownLinks == 0 {
 		cfg.KnownLinks = DefaultKnownLinks
 	}
-	m := &Movement{cfg: cfg}
+	m := &Movement{cfg: cfg, rand: cfg.Rand}
+	if m.rand == nil {
+		m.rand = defaultRand
+	}
 	for _, n := range cfg.Interfaces {
 		m.ifs = append(m.ifs, &ifState{name: n})
 	}
@@ -266,6 +279,7 @@ func (m *Movement) LinkUp(iface string, now time.Time) []MoveEvent {
 		return nil
 	}
 	s.up = true
+	s.rs.restart(now)
 	s.prune(now, m.cfg.FlapWindow)
 	s.holdUntil = time.Time{}
 	if n := len(s.downs); n >= m.cfg.FlapThreshold {
@@ -287,6 +301,7 @@ func (m *Movement) LinkDown(iface string, now time.Time) []MoveEvent {
 		return nil
 	}
 	s.up = false
+	s.rs.stop()
 	s.routers = s.routers[:0]
 	s.probed = nil
 	s.prune(now, m.cfg.FlapWindow)
@@ -348,6 +363,7 @@ func (m *Movement) RouterAdvertisement(iface string, src netip.Addr, ra *mip6.Ro
 		}
 		return m.evaluate(now, "router "+src.String()+" on "+iface+" withdrew")
 	}
+	s.rs.stop()
 	r := router{addr: src, deadline: now.Add(ra.RouterLifetime)}
 	if i >= 0 && !s.routers[i].dna {
 		// Prefixes a router stops listing keep their lifetimes
@@ -495,6 +511,9 @@ func (m *Movement) NextTimer() (time.Time, bool) {
 	}
 	for _, s := range m.ifs {
 		earliest(s.holdUntil)
+		if s.up {
+			earliest(s.rs.next)
+		}
 		for _, r := range s.routers {
 			earliest(r.deadline)
 			for _, p := range r.prefixes {
@@ -513,6 +532,7 @@ func (m *Movement) Timer(now time.Time) []MoveEvent {
 			s.holdUntil = time.Time{}
 			reason = "hold-down of " + s.name + " ended"
 		}
+		had := len(s.routers)
 		s.routers = slices.DeleteFunc(s.routers, func(r router) bool {
 			if !r.deadline.After(now) {
 				reason = "router " + r.addr.String() + " on " + s.name + " lost"
@@ -520,6 +540,9 @@ func (m *Movement) Timer(now time.Time) []MoveEvent {
 			}
 			return false
 		})
+		if s.up && had > 0 && len(s.routers) == 0 {
+			s.rs.restart(now)
+		}
 		for i := range s.routers {
 			r := &s.routers[i]
 			r.prefixes = slices.DeleteFunc(slices.Clone(r.prefixes), func(p prefix) bool {

@@ -123,8 +123,16 @@ func TestRouterLost(t *testing.T) {
 	if diff := cmp.Diff(want, strip(m.Timer(at)), cmpOpts); diff != "" {
 		t.Fatalf("(-want +got):\n%s", diff)
 	}
-	if _, ok := m.NextTimer(); ok {
-		t.Fatal("timer left after the router expired")
+	// What is left is a solicitation, due at once (the link lost its
+	// only router), then its retransmission.
+	if got, _ := m.NextTimer(); !got.Equal(at) {
+		t.Fatalf("timer at %v after the router expired, want the solicitation at %v", got, at)
+	}
+	if got := m.Solicitations(at); len(got) != 1 || got[0] != "wlan0" {
+		t.Fatalf("solicitations %v after the router expired", got)
+	}
+	if got, _ := m.NextTimer(); !got.Equal(at.Add(RtrSolicitationInterval)) {
+		t.Fatalf("timer %v after the solicitation", got.Sub(at))
 	}
 	// Without the option, the Router Lifetime is the deadline.
 	m.RouterAdvertisement("wlan0", rtrB, advert(pfxB, 0), at)
@@ -178,8 +186,8 @@ func TestFlapping(t *testing.T) {
 	m.LinkDown("eth0", now)
 	now = now.Add(time.Second)
 	m.LinkUp("eth0", now)
-	if at, _ := m.NextTimer(); !at.Equal(now.Add(2 * DefaultHoldDown)) {
-		t.Fatalf("second hold-down %v", at.Sub(now))
+	if !m.HeldDown("eth0", now.Add(2*DefaultHoldDown-time.Millisecond)) || m.HeldDown("eth0", now.Add(2*DefaultHoldDown)) {
+		t.Fatalf("second hold-down is not %v", 2*DefaultHoldDown)
 	}
 	// With wlan0 gone, the held-down eth0 is used at once.
 	m.LinkDown("wlan0", now)

@@ -314,6 +314,8 @@ type engine struct {
 	ro roState
 	// dna is the Detecting Network Attachment state (dna_linux.go).
 	dna dnaState
+	// nud is the default routers' reachability (nud_linux.go).
+	nud nudState
 	// has is the DHAAD home agent list (hafallback.go), mps the mobile
 	// prefix discovery (mps.go, mps_linux.go).
 	has haCandidates
@@ -409,6 +411,9 @@ func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 		return nil, fmt.Errorf("mnd: address events: %w", err)
 	}
 	r.addrSub = r.addrCh
+	if err := r.nudStart(errcb); err != nil {
+		return nil, fmt.Errorf("mnd: neighbour events: %w", err)
+	}
 	if err := r.dsmipStart(); err != nil {
 		return nil, fmt.Errorf("mnd: route events: %w", err)
 	}
@@ -487,6 +492,8 @@ func (r *engine) run(ctx context.Context) error {
 			r.onAddr(u)
 		case u, ok := <-r.ds.routeCh:
 			r.onRoute4(u, ok)
+		case u, ok := <-r.nud.ch:
+			r.onNeigh(u, ok)
 		case m := <-r.raCh:
 			r.onRA(m)
 		case m := <-r.dna.naCh:
@@ -506,6 +513,7 @@ func (r *engine) run(ctx context.Context) error {
 		case <-timer.C:
 			now := time.Now()
 			r.moves(r.mov.Timer(now))
+			r.solicitDue(now)
 			if r.reg != nil {
 				r.output(r.reg.Timer(now))
 			}
@@ -668,10 +676,10 @@ func (r *engine) onLink(u netlink.LinkUpdate) {
 	// answer identifies the link before any RA.
 	r.dnaProbe(a.Name)
 	// RFC 4861 §6.3.7: solicit at once rather than wait for the next
-	// unsolicited RA. Without a link-local address yet the kernel cannot
-	// send it; the address event retries.
-	r.rsPending[a.Name] = true
-	r.solicit(a.Name)
+	// unsolicited RA, and again on Movement's schedule until a router
+	// advertises (nud_linux.go). Without a link-local address yet the
+	// kernel cannot send it; the address event retries.
+	r.solicitDue(now)
 }
 
 func (r *engine) linkDown(name string) {
@@ -1058,6 +1066,11 @@ func (r *engine) sendBU(p *mobilenode.BUPacket) {
 		return
 	}
 	r.d.count(func(c *Counters) { c.BUSent++ })
+	if p.RetransmitNumber > 0 && !r.atHome {
+		// No acknowledgement through the current router: let NUD
+		// check it now rather than in up to 50 s (nud_linux.go).
+		r.probeRouters(r.cur.Interface, "binding update retransmitted")
+	}
 	r.log.Info("binding update sent", zap.String("event", "bu_sent"), daemon.HoA(r.cfg.HomeAddress), daemon.CoA(p.Src),
 		daemon.HA(p.Dst), daemon.Seq(p.Sequence), daemon.Lifetime(p.Lifetime), zap.Int("retransmission", p.RetransmitNumber))
 }
@@ -1163,6 +1176,7 @@ func (r *engine) teardown() {
 		}(r.addrSub)
 		r.addrSub = nil
 	}
+	r.nudTeardown()
 	r.dsmipTeardown()
 	r.roTeardown()
 	r.dnaTeardown()

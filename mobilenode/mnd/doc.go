@@ -34,9 +34,35 @@
 // daemon sets optimistic_dad=1 and use_optimistic=1 (RFC 4429) in its own
 // namespace, so the address is usable as soon as the kernel creates it and
 // the Binding Update never waits a full DAD; the old values come back at
-// shutdown, or with -cleanup after a crash (see Shutdown). On link-up the daemon sends a Router Solicitation at once (and
-// again when the link-local address appears, if the first could not be
-// sent), so it need not wait for the router's next unsolicited RA.
+// shutdown, or with -cleanup after a crash (see Shutdown). On link-up the
+// daemon sends a Router Solicitation at once (and again when the
+// link-local address appears, if the first could not be sent), so it need
+// not wait for the router's next unsolicited RA, then retransmits it
+// 4 s apart (RFC 4861 §6.3.7) and after the third with RFC 7559's
+// back-off (8 s, 16 s, ... up to an hour, ±10 %) until a router
+// advertises; a link that loses its last router starts again at once
+// (mobilenode.Movement.Solicitations). The kernel's own solicitations are
+// not relied on: they stop after the first RA of the link.
+//
+// # Default router reachability (RFC 4861 §7.3)
+//
+// The daemon listens to the kernel's neighbour events: an access link's
+// default router whose entry goes FAILED is dropped from the movement
+// detection at once (log "router_unreachable", counter
+// mip6_mn_routers_unreachable_total): the node fails over to its next
+// access interface, or reports lost connectivity, and solicits until a
+// router answers. Without it a router that dies with the link still up,
+// on a link whose RAs carry no Advertisement Interval option (radvd's
+// defaults: 1800 s of Router Lifetime), would hold the node on a dead
+// path for half an hour. The kernel's NUD only probes a neighbour DELAY
+// (5 s) after its entry went stale, up to 45 s after the last
+// confirmation, and tunnelled packets confirm nothing; so when the
+// daemon's own traffic goes unanswered (a Binding Update retransmitted,
+// the tunnel's liveness check firing) it sets the router's entry to PROBE
+// (log "router_probe"), and the kernel's three unicast probes settle it
+// in 3 s (nud_linux.go). TestRootRouterUnreachable: a silent router death
+// on link A under traffic, registered through link B 6.6 s later; the
+// router back, the next solicitation finds it (0.5 s in that run).
 //
 // # Detecting Network Attachment (RFC 6059)
 //
@@ -432,7 +458,7 @@
 // omits it is not remembered), and probes on IPv6 links only. Route
 // optimization over an IPv4 care-of address (none in RFC 5555); a short
 // flow may end before a sample of it is seen, and is never optimized.
-// Neighbour unreachability detection of the default router
-// beyond the kernel's own. A reload does not change the log level (the
+// Reachability of the IPv4 default router on an IPv4-only link is left to
+// the kernel's ARP (and the liveness check's refreshes). A reload does not change the log level (the
 // logger is the caller's).
 package mnd

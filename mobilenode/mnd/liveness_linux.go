@@ -89,5 +89,8 @@ func (r *engine) livenessTimer(now time.Time) {
 	r.log.Info("nothing back from the home agent through the tunnel: refreshing the binding", zap.String("event", "liveness_refresh"),
 		daemon.CoA(r.cur.CareOf), daemon.HA(ha), zap.Bool("nat", nat), zap.Duration("silent_for", r.live.l.window))
 	r.d.count(func(c *Counters) { c.LivenessRefreshes++ })
+	if !r.cur.CareOf.Is4() {
+		r.probeRouters(r.cur.Interface, "tunnel silent")
+	}
 	r.output(o)
 }

@@ -59,8 +59,10 @@ type rootLab struct {
 	nl             *netlab.Lab
 	mn, ha, rt, cn *netlab.NS
 	hagent         *testHA
-	sock           string
-	logs           *syncBuffer
+	// radvdA is the router's radvd on link A.
+	radvdA *netlab.Proc
+	sock   string
+	logs   *syncBuffer
 }
 
 func must(t *testing.T, err error) {
@@ -111,7 +113,7 @@ func newRootLab(t *testing.T) *rootLab {
 	fast := netlab.RA{MinInterval: 300 * time.Millisecond, MaxInterval: time.Second, RouterLifetime: 9 * time.Second}
 	ra := fast
 	ra.Prefixes = []string{"2001:db8:a::/64"}
-	_, err = l.rt.StartRadvd("ra", ra)
+	l.radvdA, err = l.rt.StartRadvd("ra", ra)
 	must(t, err)
 	ra.Prefixes = []string{"2001:db8:b::/64"}
 	_, err = l.rt.StartRadvd("rb", ra)
