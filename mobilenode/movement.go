@@ -621,3 +621,32 @@ func (m *Movement) evaluate(now time.Time, reason string) []MoveEvent {
 	m.cur = next
 	return []MoveEvent{next}
 }
+
+// CareOfValidUntil returns when care-of address coa on iface stops being
+// valid: the end of the valid lifetime of the prefix it was formed from,
+// as the live routers of iface last advertised it (the latest of them
+// when several advertise it, since the address stays valid while any
+// does). Zero means infinite, or nothing known of coa. RFC 6275 §11.7.1
+// and §11.7.2 bound Binding Update lifetimes by it
+// (Registration.SetCareOfValidUntil).
+func (m *Movement) CareOfValidUntil(iface string, coa netip.Addr) time.Time {
+	s := m.iface(iface)
+	if s == nil {
+		return time.Time{}
+	}
+	var until time.Time
+	for _, r := range s.routers {
+		for _, p := range r.prefixes {
+			if !p.p.Contains(coa.WithZone("")) {
+				continue
+			}
+			if p.expires.IsZero() {
+				return time.Time{}
+			}
+			if p.expires.After(until) {
+				until = p.expires
+			}
+		}
+	}
+	return until
+}

@@ -38,9 +38,16 @@ const (
 	// retrying cannot fix (see Event.Kind); the next care-of address
 	// change or return home starts over.
 	Failed
+	// AddressInvalid: the home address, or the care-of address, has
+	// less than one Lifetime unit (4 s) of valid lifetime left (see
+	// SetHomeAddressValidUntil): no Binding Update can ask for a
+	// lifetime within it, and one with lifetime 0 would delete the
+	// binding (§6.1.7) rather than register. Nothing is sent until a
+	// bound moves later or the node moves (Moved) or returns home.
+	AddressInvalid
 )
 
-var stateNames = [...]string{"unregistered", "at-home", "registering", "registered", "refreshing", "deregistering", "failed"}
+var stateNames = [...]string{"unregistered", "at-home", "registering", "registered", "refreshing", "deregistering", "failed", "address-invalid"}
 
 // String names the state.
 func (s State) String() string {
@@ -105,11 +112,22 @@ const (
 	// EventParameterProblem: an ICMPv6 Parameter Problem about our Home
 	// Address option. Reported, never fatal (see ParameterProblem).
 	EventParameterProblem
+	// EventHomeAddressInvalid: the home address's valid lifetime (the
+	// home prefix's, from the home agent's Mobile Prefix Advertisement,
+	// §11.4.3) has less than one Lifetime unit left, so no Binding
+	// Update may go out for it (§11.7.1); state AddressInvalid until
+	// SetHomeAddressValidUntil moves the bound later. Event.CareOf is
+	// the care-of address that was to be registered.
+	EventHomeAddressInvalid
+	// EventCareOfInvalid: the same for the care-of address (the valid
+	// lifetime of the prefix it was formed from); state AddressInvalid
+	// until SetCareOfValidUntil moves the bound later or the node moves.
+	EventCareOfInvalid
 )
 
 var eventNames = [...]string{"", "registered", "deregistered", "sequence-resync", "clock-resync", "dad-failed",
 	"auth-failed", "gave-up", "rejected-retrying", "expired", "ha-lost-binding", "refresh-requested",
-	"binding-error", "parameter-problem"}
+	"binding-error", "parameter-problem", "home-address-invalid", "care-of-invalid"}
 
 // String names the kind.
 func (k EventKind) String() string {
@@ -197,8 +215,9 @@ type Config struct {
 	HomeAddress netip.Addr
 	HomeAgent   netip.Addr
 	SA          SA
-	// Lifetime is the lifetime asked for (§11.7.1); the home agent may
-	// grant less, and we believe the smaller of the two.
+	// Lifetime is the lifetime asked for (§11.7.1), within what is left
+	// of the addresses' valid lifetimes (SetHomeAddressValidUntil); the
+	// home agent may grant less, and we believe the smaller of the two.
 	Lifetime time.Duration
 	// LinkLocal sets the L flag.
 	LinkLocal bool
@@ -275,6 +294,18 @@ func ConfigFromMN(c *conf.MN) (Config, error) {
 //
 //	Registering, Refreshing ── 134, 144, 146, 129, 131-133, 139-143, ... ──► Failed
 //	Failed ── Moved(coa) / BU ──► Registering
+//	Registering, Refreshing ── a BU due, an address valid < 4 s ──► AddressInvalid
+//	AddressInvalid ── bound moved later, Moved(coa) / BU ──► Registering
+//
+// Lifetimes (§11.7.1): every Binding Update asks for Config.Lifetime, but
+// no more than what is left, when it is sent, of the valid lifetime of the
+// home address (SetHomeAddressValidUntil) and of the care-of address
+// (SetCareOfValidUntil), rounded down to whole 4 s units. The binding the
+// home agent grants therefore never outlives either address, and the
+// refresh, scheduled inside the lifetime granted, comes before either
+// runs out and asks again with the bounds as they are then. A bound moved
+// earlier than a binding in place (or one in flight asks for) sends a
+// Binding Update with the shorter lifetime at once.
 //
 // Timeouts (§11.8): the first BU of an exchange waits
 // InitialBindackTimeoutFirstReg (1.5 s) when the home agent holds no
@@ -311,6 +342,15 @@ type Registration struct {
 	// binding (a restarted mnd cannot know what the one before it
 	// registered), so a return home de-registers to be sure.
 	unknown bool
+	// want is the lifetime the exchange in flight asks for before the
+	// address bounds (Config.Lifetime, or 0 to de-register).
+	want time.Duration
+	// hoaUntil is when the home address's valid lifetime ends, coaUntil
+	// the care-of address coaAddr's (zero: never, or not known); invalid
+	// is the event that put the registration in state AddressInvalid.
+	hoaUntil, coaUntil time.Time
+	coaAddr            netip.Addr
+	invalid            EventKind
 }
 
 // NewRegistration returns a Registration in state Unregistered.
@@ -358,6 +398,8 @@ func (r *Registration) NextTimer() (time.Time, bool) {
 		earliest(r.e.Expires)
 	case Registered:
 		earliest(r.e.RefreshAt)
+		earliest(r.e.Expires)
+	case AddressInvalid:
 		earliest(r.e.Expires)
 	}
 	return t, !t.IsZero()
@@ -484,7 +526,7 @@ func (r *Registration) Timer(now time.Time) Output {
 	case e.State.inFlight() && !e.Retransmit.IsZero() && !e.Retransmit.After(now):
 		e.Backoff = min(2*e.Backoff, mip6.MaxBindackTimeout)
 		r.retransmits++
-		o.Send = r.send(now)
+		o = r.transmit(o, e.State, now)
 	case e.State == Registered && !e.RefreshAt.IsZero() && !e.RefreshAt.After(now):
 		o = r.merge(o, r.start(Refreshing, e.CareOf, r.cfg.Lifetime, now))
 	}
@@ -663,8 +705,7 @@ func (r *Registration) resend(o Output, now time.Time) Output {
 		return o
 	}
 	r.resyncs++
-	o.Send = r.send(now)
-	return o
+	return r.transmit(o, r.e.State, now)
 }
 
 // merge appends b's events to a and takes b's BU.
@@ -691,9 +732,148 @@ func (r *Registration) start(s State, coa netip.Addr, lt time.Duration, now time
 	if !e.HasBinding(now) {
 		e.Backoff = mip6.DefaultInitialBindackTimeoutFirstReg
 	}
-	e.State, e.CareOf, e.LifetimeSent = s, coa, lt
+	prev := e.State
+	e.State, e.CareOf, r.want = s, coa, lt
 	r.resyncs, r.retransmits = 0, 0
-	return Output{Send: r.send(now)}
+	return r.transmit(Output{}, prev, now)
+}
+
+// transmit sends the next Binding Update of the exchange in flight (the
+// registration was in state prev before it), asking for the exchange's
+// lifetime within the address bounds at now (lifetimeAt). When an address
+// has less than one unit of valid lifetime left nothing is sent: §11.7.1
+// allows no lifetime above it, and a lifetime of 0 would be a
+// de-registration (§6.1.7), not a registration. The exchange stops in
+// state AddressInvalid, reported once per cause.
+func (r *Registration) transmit(o Output, prev State, now time.Time) Output {
+	lt, bad := r.lifetimeAt(r.want, r.e.CareOf, now)
+	if bad != 0 {
+		repeated := prev == AddressInvalid && r.invalid == bad
+		r.stop(AddressInvalid)
+		r.invalid = bad
+		if !repeated {
+			o.Events = append(o.Events, Event{Kind: bad, CareOf: r.e.CareOf})
+		}
+		return o
+	}
+	r.e.LifetimeSent = lt
+	o.Send = r.send(now)
+	return o
+}
+
+// lifetimeAt returns the lifetime a Binding Update for coa sent at now
+// asks for: want, no more than what is left of the home address's and of
+// coa's valid lifetime (§11.7.1, "no greater than the remaining valid
+// lifetime of the home address and the care-of address"), rounded down
+// to whole units when a bound applies, so that the wire value (whole 4 s
+// units) never exceeds it. When an address has less than one unit left,
+// bad names it (EventHomeAddressInvalid first) and the lifetime is 0. A
+// de-registration (want 0) is never bounded.
+func (r *Registration) lifetimeAt(want time.Duration, coa netip.Addr, now time.Time) (lt time.Duration, bad EventKind) {
+	if want <= 0 {
+		return 0, 0
+	}
+	lt = want
+	short := func(until time.Time) bool {
+		if until.IsZero() {
+			return false
+		}
+		left := until.Sub(now)
+		if left < mip6.LifetimeUnit {
+			return true
+		}
+		lt = min(lt, left.Truncate(mip6.LifetimeUnit))
+		return false
+	}
+	if short(r.hoaUntil) {
+		return 0, EventHomeAddressInvalid
+	}
+	if coa == r.coaAddr && short(r.coaUntil) {
+		return 0, EventCareOfInvalid
+	}
+	return lt, 0
+}
+
+// SetHomeAddressValidUntil bounds the lifetime of every Binding Update
+// from now on by the home address's valid lifetime, which ends at t (zero:
+// never); the daemon takes it from the home prefix's valid lifetime in
+// the home agent's Mobile Prefix Advertisements (§11.4.3). §11.7.1: the
+// lifetime asked for "MUST be no greater than the remaining valid lifetime
+// of the home address". An unchanged t changes nothing. Otherwise, at now:
+//
+//   - Registered, with a binding that outlives t: a refresh with the
+//     shorter lifetime goes out at once;
+//   - a registration in flight asking for more than t allows: the next
+//     Binding Update of the exchange goes out at once;
+//   - AddressInvalid: registering starts again, if the bounds now allow
+//     it;
+//   - with less than one unit left, a Binding Update due is not sent and
+//     EventHomeAddressInvalid is reported (see AddressInvalid).
+//
+// The binding a home agent holds is not deleted when the home address
+// becomes invalid: it was granted within the old bound, so it ends with
+// the address or before.
+func (r *Registration) SetHomeAddressValidUntil(t, now time.Time) Output {
+	if t.Equal(r.hoaUntil) {
+		return r.output(Output{})
+	}
+	r.hoaUntil = t
+	return r.output(r.rebound(now))
+}
+
+// HomeAddressValidUntil returns the bound SetHomeAddressValidUntil set
+// (zero: none).
+func (r *Registration) HomeAddressValidUntil() time.Time { return r.hoaUntil }
+
+// SetCareOfValidUntil bounds the lifetime of the Binding Updates that
+// register care-of address coa by its valid lifetime, which ends at t
+// (zero: never), as SetHomeAddressValidUntil does for the home address
+// (§11.7.1: "and the care-of address"); EventCareOfInvalid reports less
+// than one unit left. One care-of address is bounded at a time: set it
+// before Moved(coa), and again whenever its prefix's lifetime changes.
+// A bound for an address other than the one being registered only takes
+// effect when the node moves to it.
+func (r *Registration) SetCareOfValidUntil(coa netip.Addr, t, now time.Time) Output {
+	if coa.Is4In6() {
+		coa = coa.Unmap()
+	}
+	if coa == r.coaAddr && t.Equal(r.coaUntil) {
+		return r.output(Output{})
+	}
+	r.coaAddr, r.coaUntil = coa, t
+	if coa != r.e.CareOf {
+		return r.output(Output{})
+	}
+	return r.output(r.rebound(now))
+}
+
+// rebound applies changed address bounds at now (see
+// SetHomeAddressValidUntil).
+func (r *Registration) rebound(now time.Time) Output {
+	e := &r.e
+	switch e.State {
+	case AddressInvalid:
+		if e.CareOf.IsValid() && e.CareOf != r.cfg.HomeAddress {
+			return r.start(Registering, e.CareOf, r.cfg.Lifetime, now)
+		}
+	case Registered:
+		if r.outlives(e.Expires) {
+			return r.start(Refreshing, e.CareOf, r.cfg.Lifetime, now)
+		}
+	case Registering, Refreshing:
+		if r.outlives(e.SentAt.Add(e.LifetimeSent)) {
+			return r.transmit(Output{}, e.State, now)
+		}
+	}
+	return Output{}
+}
+
+// outlives reports whether a binding for the care-of address being
+// registered that ends at end would outlive the home address or the
+// care-of address.
+func (r *Registration) outlives(end time.Time) bool {
+	after := func(until time.Time) bool { return !until.IsZero() && end.After(until) }
+	return after(r.hoaUntil) || (r.e.CareOf == r.coaAddr && after(r.coaUntil))
 }
 
 // send builds the next BU of the exchange in flight and arms the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gomip6/gomip6/binding"
@@ -669,5 +670,358 @@ func TestMobileRouter(t *testing.T) {
 	l.exchange(o.Send)
 	if _, ok := l.haBinding(); ok {
 		t.Error("binding left after de-registration")
+	}
+}
+
+// wireLifetime reads the Lifetime field of a Binding Update off the wire
+// (RFC 6275 §6.1.7: octets 10-11 of the Mobility Header, in units of 4 s),
+// not through our codec.
+func wireLifetime(t *testing.T, p *BUPacket) time.Duration {
+	t.Helper()
+	if p == nil {
+		t.Fatal("no Binding Update")
+	}
+	if len(p.MH) < 12 || p.MH[2] != 5 {
+		t.Fatalf("not a Binding Update: % x", p.MH)
+	}
+	return time.Duration(binary.BigEndian.Uint16(p.MH[10:])) * 4 * time.Second
+}
+
+// TestLifetimeBounds: §11.7.1, the lifetime of a Binding Update "MUST be
+// no greater than the remaining valid lifetime of the home address and
+// the care-of address"; mnConfig asks for 5 min.
+func TestLifetimeBounds(t *testing.T) {
+	tests := []struct {
+		name     string
+		hoa, coa time.Duration // remaining valid lifetime at t0; 0: unbounded
+		want     time.Duration // on the wire; 0: no BU
+		event    EventKind     // reported instead of a BU
+	}{
+		{name: "no bound", want: 300 * time.Second},
+		{name: "home address above the configured lifetime", hoa: time.Hour, want: 300 * time.Second},
+		{name: "care-of address above the configured lifetime", coa: 301 * time.Second, want: 300 * time.Second},
+		{name: "home address below it, rounded down", hoa: 103 * time.Second, want: 100 * time.Second},
+		{name: "care-of address below it", coa: 61 * time.Second, want: 60 * time.Second},
+		{name: "the smaller of the two", hoa: 200 * time.Second, coa: 150 * time.Second, want: 148 * time.Second},
+		{name: "exactly one unit", hoa: 4 * time.Second, want: 4 * time.Second},
+		{name: "home address below one unit", hoa: 3999 * time.Millisecond, event: EventHomeAddressInvalid},
+		{name: "home address expired", hoa: -time.Minute, event: EventHomeAddressInvalid},
+		{name: "care-of address below one unit", coa: time.Second, event: EventCareOfInvalid},
+		{name: "both below one unit: the home address is named", hoa: time.Second, coa: time.Second, event: EventHomeAddressInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLab(t, mnConfig(t))
+			r := l.mn
+			if tt.hoa != 0 {
+				if o := r.SetHomeAddressValidUntil(t0.Add(tt.hoa), l.now); o.Send != nil || len(o.Events) != 0 {
+					t.Fatalf("bound before any registration acted: %+v", o)
+				}
+			}
+			if tt.coa != 0 {
+				r.SetCareOfValidUntil(coa1, t0.Add(tt.coa), l.now)
+				// A bound for another address is not ours.
+				r.SetCareOfValidUntil(coa2, t0.Add(time.Millisecond), l.now)
+				r.SetCareOfValidUntil(coa1, t0.Add(tt.coa), l.now)
+			}
+			o := r.Moved(coa1, l.now)
+			if tt.event != 0 {
+				want := []Event{{Kind: tt.event, CareOf: coa1}}
+				if diff := cmp.Diff(want, o.Events, cmpOpts); diff != "" || o.Send != nil || r.State() != AddressInvalid || !o.Timer.IsZero() {
+					t.Fatalf("events (-want +got):\n%s\nsend %v state %v timer %v", diff, o.Send != nil, r.State(), o.Timer)
+				}
+				return
+			}
+			if got := wireLifetime(t, o.Send); got != tt.want || o.Send.Lifetime != tt.want {
+				t.Fatalf("lifetime on the wire %v, BUPacket %v, want %v", got, o.Send.Lifetime, tt.want)
+			}
+			o = l.exchange(o.Send)
+			b, ok := l.haBinding()
+			if !ok || r.State() != Registered || b.Lifetime != tt.want || r.Entry().Lifetime != tt.want {
+				t.Fatalf("home agent binding %+v (%v), state %v, entry %+v", b, ok, r.State(), r.Entry())
+			}
+			for _, bound := range []time.Duration{tt.hoa, tt.coa} {
+				if bound != 0 && (b.Expires.After(t0.Add(bound)) || r.Entry().Expires.After(t0.Add(bound))) {
+					t.Errorf("binding until %v / %v outlives an address valid until %v", b.Expires, r.Entry().Expires, t0.Add(bound))
+				}
+			}
+		})
+	}
+}
+
+// TestHomeAddressInvalidThenExtended: no Binding Update with lifetime 0
+// pretending to de-register; one event, not one per retry or move; the
+// registration resumes when a later advertisement moves the bound.
+func TestHomeAddressInvalidThenExtended(t *testing.T) {
+	l := newLab(t, mnConfig(t))
+	r := l.mn
+	r.SetHomeAddressValidUntil(t0.Add(2*time.Second), l.now)
+	o := r.Moved(coa1, l.now)
+	if diff := cmp.Diff([]EventKind{EventHomeAddressInvalid}, kinds(o.Events), cmpOpts); diff != "" || o.Send != nil {
+		t.Fatalf("%s send %v", diff, o.Send != nil)
+	}
+	// A move, the timer, a Refresh: still nothing, and no new event.
+	l.now = l.now.Add(time.Second)
+	for _, o := range []Output{r.Moved(coa2, l.now), r.Timer(l.now), r.Moved(coa2, l.now)} {
+		if o.Send != nil || len(o.Events) != 0 || r.State() != AddressInvalid {
+			t.Fatalf("while invalid: %+v state %v", o, r.State())
+		}
+	}
+	if _, ok := r.Refresh(l.now); ok {
+		t.Fatal("Refresh sent a Binding Update for an invalid home address")
+	}
+	// The same bound again is no news.
+	if o := r.SetHomeAddressValidUntil(t0.Add(2*time.Second), l.now); o.Send != nil || len(o.Events) != 0 {
+		t.Fatalf("same bound: %+v", o)
+	}
+	// Still too short: nothing.
+	if o := r.SetHomeAddressValidUntil(l.now.Add(3*time.Second), l.now); o.Send != nil || len(o.Events) != 0 || r.State() != AddressInvalid {
+		t.Fatalf("extended by less than a unit: %+v state %v", o, r.State())
+	}
+	// A Mobile Prefix Advertisement extends it: registering from the
+	// latest care-of address at once, as a first registration.
+	o = r.SetHomeAddressValidUntil(l.now.Add(time.Hour), l.now)
+	if o.Send == nil || o.Send.Src != coa2 || wireLifetime(t, o.Send) != 300*time.Second || r.State() != Registering ||
+		!o.Timer.Equal(l.now.Add(1500*time.Millisecond)) {
+		t.Fatalf("extended: %+v state %v", o, r.State())
+	}
+	l.exchange(o.Send)
+	if b, ok := l.haBinding(); !ok || b.CareOf != coa2 || r.State() != Registered {
+		t.Fatalf("binding %+v state %v", b, r.State())
+	}
+	// Unbounded again (an infinite valid lifetime) changes nothing now.
+	if o := r.SetHomeAddressValidUntil(time.Time{}, l.now); o.Send != nil || r.State() != Registered {
+		t.Fatalf("unbounded: %+v state %v", o, r.State())
+	}
+}
+
+// TestLifetimeBoundRefresh: the refresh comes before the home address
+// runs out and asks for what is left then; a bound extended meanwhile is
+// used by the next Binding Update; without one, the bindings shrink and
+// registering stops before the address is invalid, never outliving it.
+func TestLifetimeBoundRefresh(t *testing.T) {
+	t.Run("extended before the refresh", func(t *testing.T) {
+		l := newLab(t, mnConfig(t))
+		r := l.mn
+		r.SetHomeAddressValidUntil(t0.Add(100*time.Second), l.now)
+		o := l.exchange(r.Moved(coa1, l.now).Send)
+		// The home agent grants 100 s and advises a refresh after 72 s
+		// (three quarters, in whole units); the refresh must come
+		// before the binding, and the home address, end.
+		if r.Entry().Lifetime != 100*time.Second || !o.Timer.After(l.now) || !o.Timer.Before(t0.Add(100*time.Second)) {
+			t.Fatalf("entry %+v timer %v", r.Entry(), o.Timer)
+		}
+		l.now = o.Timer
+		r.SetHomeAddressValidUntil(l.now.Add(time.Hour), l.now)
+		o = r.Timer(l.now)
+		if o.Send == nil || r.State() != Refreshing || wireLifetime(t, o.Send) != 300*time.Second {
+			t.Fatalf("refresh: %+v state %v", o.Send, r.State())
+		}
+	})
+	t.Run("never extended", func(t *testing.T) {
+		l := newLab(t, mnConfig(t))
+		r := l.mn
+		until := t0.Add(100 * time.Second)
+		r.SetHomeAddressValidUntil(until, l.now)
+		o := r.Moved(coa1, l.now)
+		var sent []time.Duration
+		for range 50 {
+			if o.Send != nil {
+				lt := wireLifetime(t, o.Send)
+				if l.now.Add(lt).After(until) {
+					t.Fatalf("at %v asked for %v, past %v", l.now.Sub(t0), lt, until.Sub(t0))
+				}
+				sent = append(sent, lt)
+				o = l.exchange(o.Send)
+				if b, ok := l.haBinding(); !ok || b.Expires.After(until) || r.Entry().Expires.After(until) {
+					t.Fatalf("binding %+v entry %+v outlives %v", b, r.Entry(), until)
+				}
+			}
+			if len(o.Events) > 0 && o.Events[len(o.Events)-1].Kind == EventHomeAddressInvalid {
+				break
+			}
+			if o.Timer.IsZero() {
+				t.Fatalf("no timer in state %v", r.State())
+			}
+			l.now = o.Timer
+			o = r.Timer(l.now)
+		}
+		if r.State() != AddressInvalid || l.now.After(until) || until.Sub(l.now) >= mip6.LifetimeUnit {
+			t.Fatalf("state %v at %v", r.State(), l.now.Sub(t0))
+		}
+		// Every refresh asked for less, each within what was left.
+		if len(sent) < 3 {
+			t.Errorf("lifetimes sent %v", sent)
+		}
+		for i := 1; i < len(sent); i++ {
+			if sent[i] >= sent[i-1] {
+				t.Errorf("lifetimes sent %v do not shrink", sent)
+			}
+		}
+		// The binding runs out with the address; nothing more goes out.
+		l.now = until
+		if o, e := r.Timer(l.now), r.Entry(); o.Send != nil || len(o.Events) != 0 || e.HasBinding(l.now) {
+			t.Fatalf("after expiry: %+v entry %+v", o, r.Entry())
+		}
+		if _, ok := r.NextTimer(); ok {
+			t.Error("a timer left with nothing to do")
+		}
+	})
+}
+
+// TestLifetimeBoundShortened: a bound moved earlier than the binding in
+// place (or than the one in flight asks for) sends a Binding Update with
+// the shorter lifetime at once; a retransmission asks for what is left
+// when it goes.
+func TestLifetimeBoundShortened(t *testing.T) {
+	l := newLab(t, mnConfig(t))
+	r := l.mn
+	l.exchange(r.Moved(coa1, l.now).Send)
+	l.now = l.now.Add(10 * time.Second)
+	// Later than the binding's end: nothing to do.
+	if o := r.SetHomeAddressValidUntil(t0.Add(time.Hour), l.now); o.Send != nil {
+		t.Fatal("a bound beyond the binding sent a Binding Update")
+	}
+	// The care-of address's prefix now ends in 60.5 s.
+	o := r.SetCareOfValidUntil(coa1, l.now.Add(60500*time.Millisecond), l.now)
+	if o.Send == nil || r.State() != Refreshing || wireLifetime(t, o.Send) != 60*time.Second {
+		t.Fatalf("shortened: %+v state %v", o.Send, r.State())
+	}
+	// Lost; the retransmission 1 s later has 59.5 s: 56 s.
+	l.now = o.Timer
+	o = r.Timer(l.now)
+	if got := wireLifetime(t, o.Send); got != 56*time.Second {
+		t.Fatalf("retransmission asked for %v", got)
+	}
+	// Shortened again while in flight: the next BU goes at once.
+	o = r.SetHomeAddressValidUntil(l.now.Add(9*time.Second), l.now)
+	if o.Send == nil || wireLifetime(t, o.Send) != 8*time.Second || r.State() != Refreshing {
+		t.Fatalf("shortened in flight: %+v state %v", o.Send, r.State())
+	}
+	o = l.exchange(o.Send)
+	if e := r.Entry(); r.State() != Registered || e.Lifetime != 8*time.Second {
+		t.Fatalf("state %v entry %+v", r.State(), e)
+	}
+	// Withdrawn (valid lifetime 0, §11.4.3): the refresh that would
+	// shorten the binding cannot go; the binding, granted within the
+	// old bound, ends with it.
+	o = r.SetHomeAddressValidUntil(l.now, l.now)
+	if diff := cmp.Diff([]EventKind{EventHomeAddressInvalid}, kinds(o.Events), cmpOpts); diff != "" || o.Send != nil || r.State() != AddressInvalid {
+		t.Fatalf("withdrawn: %s %+v state %v", diff, o.Send, r.State())
+	}
+	// At home the de-registration (lifetime 0) still goes.
+	o = r.ReturnedHome(l.now)
+	if o.Send == nil || o.Send.Lifetime != 0 || wireLifetime(t, o.Send) != 0 || r.State() != Deregistering {
+		t.Fatalf("return home: %+v state %v", o.Send, r.State())
+	}
+}
+
+// TestCareOfInvalidThenMoved: a care-of address about to go stops the
+// registration until the node moves to another one, whose bound is its
+// own.
+func TestCareOfInvalidThenMoved(t *testing.T) {
+	l := newLab(t, mnConfig(t))
+	r := l.mn
+	r.SetCareOfValidUntil(coa1, l.now.Add(2*time.Second), l.now)
+	o := r.Moved(coa1, l.now)
+	if diff := cmp.Diff([]EventKind{EventCareOfInvalid}, kinds(o.Events), cmpOpts); diff != "" || o.Send != nil {
+		t.Fatalf("%s send %v", diff, o.Send != nil)
+	}
+	// The router's next RA extends the prefix: registering.
+	o = r.SetCareOfValidUntil(coa1, l.now.Add(time.Hour), l.now)
+	if o.Send == nil || wireLifetime(t, o.Send) != 300*time.Second {
+		t.Fatalf("extended: %+v", o.Send)
+	}
+	l.exchange(o.Send)
+	// Moving to coa2 with a bound of its own.
+	l.now = l.now.Add(time.Minute)
+	r.SetCareOfValidUntil(coa2, l.now.Add(41*time.Second), l.now)
+	o = r.Moved(coa2, l.now)
+	if o.Send == nil || o.Send.Src != coa2 || wireLifetime(t, o.Send) != 40*time.Second {
+		t.Fatalf("move: %+v", o.Send)
+	}
+	if s := (EventHomeAddressInvalid).String() + " " + EventCareOfInvalid.String() + " " + AddressInvalid.String(); s != "home-address-invalid care-of-invalid address-invalid" {
+		t.Errorf("names %q", s)
+	}
+}
+
+// TestROLifetimeShortenedHome: §11.7.2 bounds correspondent registrations
+// by the addresses' valid lifetimes too. The route optimizer never asks
+// for more than what is left of the home binding, which is within them;
+// when the home binding is refreshed shorter (a bound moved earlier), a
+// correspondent binding that would outlive it is refreshed at once.
+func TestROLifetimeShortenedHome(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newROLab(t, nil)
+		l.add()
+		start := time.Now()
+		l.run(l.ro.Away(coa1, start.Add(300*time.Second), start))
+		if e := l.entry(); e.State != ROBound || e.Lifetime != 300*time.Second {
+			t.Fatalf("entry %+v", e)
+		}
+		// The home binding is refreshed within a home address valid
+		// for 61 s more.
+		clear(l.sent)
+		l.run(l.ro.Away(coa1, start.Add(61*time.Second), start))
+		if diff := cmp.Diff(map[mip6.MHType]int{mip6.MHBindingUpdate: 1}, l.sent); diff != "" {
+			t.Errorf("sent (-want +got):\n%s", diff)
+		}
+		e := l.entry()
+		if b, _ := l.cn.Lookup(hoa, time.Now()); e.State != ROBound || e.Lifetime != 60*time.Second || b.Lifetime != 60*time.Second {
+			t.Fatalf("entry %+v, correspondent granted %v; want 60 s", e, b.Lifetime)
+		}
+		// Extended again: nothing to send until the refresh.
+		if o := l.ro.Away(coa1, start.Add(time.Hour), start); len(o.Send)+len(o.Events) != 0 {
+			t.Errorf("extended: %+v", o)
+		}
+	})
+}
+
+// TestCareOfValidUntil: the care-of address's bound is the valid lifetime
+// of the prefix it lies in as the interface's live routers advertise it
+// (the latest of them), zero for infinity or nothing known.
+func TestCareOfValidUntil(t *testing.T) {
+	ra := func(valid time.Duration, prefixes ...string) *mip6.RouterAdvertisement {
+		a := &mip6.RouterAdvertisement{RouterLifetime: time.Hour}
+		for _, p := range prefixes {
+			a.Options = append(a.Options, &mip6.PrefixInformation{Prefix: netip.MustParsePrefix(p), OnLink: true,
+				Autonomous: true, ValidLifetime: valid, PreferredLifetime: valid})
+		}
+		return a
+	}
+	r1, r2 := netip.MustParseAddr("fe80::1"), netip.MustParseAddr("fe80::2")
+	m, err := NewMovement(MovementConfig{Interfaces: []string{"eth0", "wlan0"}, HomePrefix: netip.MustParsePrefix("2001:db8:100::/64"), HomeAddress: hoa})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.LinkUp("eth0", t0)
+	m.RouterAdvertisement("eth0", r1, ra(100*time.Second, "2001:db8:a::/64", "2001:db8:b::/64"), t0)
+	m.RouterAdvertisement("eth0", r2, ra(200*time.Second, "2001:db8:b::/64"), t0)
+	m.RouterAdvertisement("eth0", r2, ra(mip6.NDInfiniteLifetime, "2001:db8:c::/64"), t0)
+	m.AddressAdded("eth0", coa1, t0)
+	for _, tt := range []struct {
+		iface string
+		coa   string
+		want  time.Time
+	}{
+		{"eth0", "2001:db8:a::1", t0.Add(100 * time.Second)},
+		{"eth0", "2001:db8:b::2", t0.Add(200 * time.Second)}, // the latest of the two routers
+		{"eth0", "2001:db8:c::3", time.Time{}},               // infinite
+		{"eth0", "2001:db8:d::4", time.Time{}},               // no prefix
+		{"wlan0", "2001:db8:a::1", time.Time{}},              // another link
+		{"ppp0", "2001:db8:a::1", time.Time{}},               // not an access interface
+	} {
+		if got := m.CareOfValidUntil(tt.iface, netip.MustParseAddr(tt.coa)); !got.Equal(tt.want) {
+			t.Errorf("%s %s: %v, want %v", tt.iface, tt.coa, got, tt.want)
+		}
+	}
+	// The router's next RA moves it; its expiry removes it.
+	m.RouterAdvertisement("eth0", r1, ra(300*time.Second, "2001:db8:a::/64"), t0.Add(time.Minute))
+	if got := m.CareOfValidUntil("eth0", coa1); !got.Equal(t0.Add(360 * time.Second)) {
+		t.Errorf("after the next RA: %v", got)
+	}
+	m.Timer(t0.Add(time.Hour))
+	if got := m.CareOfValidUntil("eth0", coa1); !got.IsZero() {
+		t.Errorf("after expiry: %v", got)
 	}
 }

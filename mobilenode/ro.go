@@ -405,7 +405,9 @@ func (o *RouteOptimizer) drop(p *roPeer) {
 // (re-run on every move, §11.7.2). A de-registration still in flight
 // (Tunnelled) gives way: the new Binding Update, with a higher sequence
 // number, replaces whatever the correspondent holds. A refresh of the
-// home binding for the same care-of address only moves homeExpires.
+// home binding for the same care-of address only moves homeExpires,
+// unless a correspondent's binding ends after the new homeExpires: it is
+// refreshed at once, with a lifetime within homeExpires.
 //
 // No Binding Update to a correspondent asks for a lifetime beyond
 // homeExpires (§11.7.2: a correspondent binding must not outlive the home
@@ -424,9 +426,14 @@ func (o *RouteOptimizer) Away(coa netip.Addr, homeExpires, now time.Time) ROOutp
 			continue
 		case (p.e.State == ROTesting || p.e.State == ROUpdating) && p.e.CareOf == coa:
 			continue
-		case p.e.State == ROBound && p.e.BoundCareOf == coa:
+		case p.e.State == ROBound && p.e.BoundCareOf == coa &&
+			(homeExpires.IsZero() || !p.e.Expires.After(homeExpires)):
 			continue
 		}
+		// A binding for coa that would outlive a home binding now
+		// shortened (the home or care-of address's valid lifetime
+		// ran short, Registration.SetHomeAddressValidUntil) is
+		// refreshed now within it (§11.7.2).
 		o.start(&out, p, now)
 	}
 	return out

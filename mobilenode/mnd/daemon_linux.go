@@ -470,6 +470,11 @@ func (r *engine) run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		// The IPv4 home address follows the state the last event left
+		// (dsmip_linux.go), before the snapshot shows it.
+		if r.ds.enabled {
+			r.syncIPv4Home()
+		}
 		r.publish()
 		r.arm(timer)
 		select {
@@ -608,6 +613,9 @@ func (r *engine) reload(cfg *conf.MN) error {
 	case r.atHome:
 		r.output(r.reg.ReturnedHome(now))
 	case r.cur.Kind == mobilenode.MovedTo:
+		// The new core starts unbounded: the addresses' lifetimes
+		// first (lifetime_linux.go).
+		r.boundMoves(nil)
 		r.output(r.reg.Moved(r.cur.CareOf, now))
 	}
 	return nil
@@ -872,7 +880,7 @@ func (r *engine) onParamProblem(q []byte) {
 
 // moves acts on movement decisions.
 func (r *engine) moves(evs []mobilenode.MoveEvent) {
-	evs = r.dsmipMoves(evs)
+	evs = r.boundMoves(r.dsmipMoves(evs))
 	for _, ev := range evs {
 		if r.stopping {
 			r.cur = ev
@@ -1027,6 +1035,8 @@ func (r *engine) event(e mobilenode.Event) {
 		if r.atHome && !r.stopping {
 			r.homeDone()
 		}
+	case mobilenode.EventHomeAddressInvalid, mobilenode.EventCareOfInvalid:
+		r.addressInvalid(e)
 	case mobilenode.EventParameterProblem:
 		r.log.Info("parameter problem about our home address option (expected from a home agent whose kernel lacks Mobile IPv6; not fatal)",
 			zap.String("event", "parameter_problem"), daemon.HA(r.cfg.HomeAgent))

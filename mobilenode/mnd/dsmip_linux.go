@@ -471,9 +471,9 @@ func (r *engine) registeredEndpoint(e mobilenode.Event) tunnel.Endpoint {
 	return ep
 }
 
-// dsmipStatus runs from publish, after every event of the loop: it first
-// brings the IPv4 home address in line (syncIPv4Home), then fills the
-// status's IPv4 fields: on an IPv4 care-of address
+// dsmipStatus runs from publish, after every event of the loop (the loop
+// has brought the IPv4 home address in line just before, syncIPv4Home),
+// and fills the status's IPv4 fields: on an IPv4 care-of address
 // the encapsulation is the registered binding's ("udp4" until the first
 // acknowledgement: the Binding Update itself goes in UDP), and nat says
 // whether the home agent saw a NAT.
@@ -481,7 +481,6 @@ func (r *engine) dsmipStatus(st *Status) {
 	if !r.ds.enabled {
 		return
 	}
-	r.syncIPv4Home()
 	st.IPv4HomeAddress = r.ds.hoa4On
 	if r.atHome || !r.cur.CareOf.Is4() {
 		return

@@ -27,7 +27,9 @@ import (
 //     become invalid" (§11.4.2) before it has heard a lifetime once;
 //   - when the prefix's valid lifetime, as last advertised, nears its end
 //     (mobilenode.RefreshInterval of it after the advertisement: the same
-//     margin as a binding refresh);
+//     margin as a binding refresh, which the binding, bounded by that
+//     lifetime, also needs by then: an answer extending the lifetime
+//     lets the refresh ask for the configured lifetime again);
 //   - when an unsolicited advertisement arrives (§11.4.3: discarded, and
 //     answered with a solicitation, which the home agent's retransmissions
 //     of its unsolicited advertisement wait for, §10.6.3).
@@ -48,11 +50,15 @@ import (
 // question.
 //
 // An accepted advertisement updates the home prefix's lifetimes (status
-// "home_prefix"). A Prefix Information option for another prefix is a
-// renumbering of the home link (§10.6): it is logged and listed in the
-// status (other_prefixes), but the node keeps its configured home address;
-// forming a home address from the new prefix and registering it (§11.4.3)
-// is not done.
+// "home_prefix"), and its valid lifetime bounds the lifetime of every
+// Binding Update from then on (§11.7.1, lifetime.go): a home prefix
+// advertised with a valid lifetime of 0, or one left to run out, makes the
+// home address invalid, and the node stops registering it until an
+// advertisement extends it. A Prefix Information option for another
+// prefix is a renumbering of the home link (§10.6): it is logged and
+// listed in the status (other_prefixes), but the node keeps its
+// configured home address; forming a home address from the new prefix and
+// registering it (§11.4.3) is not done.
 
 // mpsRetries is how many times an unanswered solicitation is sent again.
 const mpsRetries = 4
@@ -275,6 +281,11 @@ type HomePrefixStatus struct {
 	PreferredRemainingS float64 `json:"preferred_remaining_s"`
 	// AgeS is how long ago the advertisement was accepted.
 	AgeS float64 `json:"age_s"`
+	// HomeAddressInvalid is true when less than one Binding Update
+	// lifetime unit (4 s) of the home prefix's valid lifetime is left:
+	// the home address is no longer valid, and the node does not
+	// register it (§11.7.1, lifetime.go).
+	HomeAddressInvalid bool `json:"home_address_invalid,omitempty"`
 	// OtherPrefixes are the other prefixes it carried (a renumbering of
 	// the home link): not used by the node, which keeps its configured
 	// home address.
@@ -298,6 +309,9 @@ func (p homePrefix) status(home netip.Prefix, now time.Time) *HomePrefixStatus {
 		OtherPrefixes: slices.Clone(p.Others)}
 	if p.Seen {
 		s.ValidRemainingS, s.PreferredRemainingS = rem(p.Valid), rem(p.Preferred)
+	}
+	if until := p.validUntil(); !until.IsZero() && until.Sub(now) < mip6.LifetimeUnit {
+		s.HomeAddressInvalid = true
 	}
 	return s
 }

@@ -258,6 +258,9 @@ func (r *engine) onMPA(m mpaMsg) {
 	default:
 		r.log.Info("mobile prefix advertisement received", fields...)
 	}
+	// §11.7.1: Binding Updates from now on stay within the home
+	// prefix's valid lifetime as advertised (lifetime.go).
+	r.boundHome(now)
 }
 
 // haDiscovered reports whether the home agent in use came from DHAAD, the
@@ -343,6 +346,9 @@ func (r *engine) useHomeAgent(ha, old netip.Addr) bool {
 		return true
 	}
 	r.goAway(r.cur)
+	// The new registration's first Binding Update is bounded by the
+	// care-of address's valid lifetime too (lifetime.go).
+	r.boundMoves(nil)
 	r.output(r.reg.Moved(r.cur.CareOf, time.Now()))
 	return true
 }

@@ -3,6 +3,7 @@ package mnd
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -174,7 +175,7 @@ key = %q
 	}
 	var h *had.Daemon
 	must(t, l.ha.Do(func() (err error) {
-		h, err = had.New(haCfg("120s", "60s"), had.Options{Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), SkipDAD: true})
+		h, err = had.New(haCfg("50s", "30s"), had.Options{Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), SkipDAD: true})
 		return err
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -198,10 +199,43 @@ key = %q
 			return hp != nil && hp.Advertised && hp.ValidRemainingS > valid-10 && hp.ValidRemainingS <= valid
 		}
 	}
-	took := l.waitFor("the home prefix's lifetimes from had", 10*time.Second, prefixWith(120))
+	took := l.waitFor("the home prefix's lifetimes from had", 10*time.Second, prefixWith(50))
 	t.Logf("home prefix known %v after registering: %+v", took, *d.Status().HomePrefix)
-	if hp := d.Status().HomePrefix; hp.Prefix != netip.MustParsePrefix("2001:db8:100::/64") || hp.PreferredRemainingS > 60 || hp.PreferredRemainingS < 50 || len(hp.OtherPrefixes) != 0 {
+	if hp := d.Status().HomePrefix; hp.Prefix != netip.MustParsePrefix("2001:db8:100::/64") || hp.PreferredRemainingS > 30 || hp.PreferredRemainingS < 20 || len(hp.OtherPrefixes) != 0 || hp.HomeAddressInvalid {
 		t.Errorf("home prefix %+v", *hp)
+	}
+	// had grants no more than the home address's valid lifetime
+	// either (§10.3.1).
+	homeLifetime := func(max float64) func() bool {
+		return func() bool {
+			st := d.Status()
+			return st.Registered && len(st.Bindings) > 0 && st.Bindings[0].Home && st.Bindings[0].LifetimeS <= max
+		}
+	}
+	if !homeLifetime(50)() {
+		t.Errorf("binding %+v outlives the home prefix", d.Status().Bindings)
+	}
+
+	// had shortens the home prefix's valid lifetime to 20 s: the
+	// binding, granted for 48 s, would outlive the home address, and
+	// is refreshed at once within it (§11.7.1, lifetime.go).
+	reload <- haCfg("20s", "10s")
+	took = l.waitFor("the shorter lifetimes after had's reload", 15*time.Second, prefixWith(20))
+	t.Logf("shorter lifetimes %v after the reload", took)
+	took = l.waitFor("the binding within the shorter valid lifetime", 5*time.Second, homeLifetime(20))
+	t.Logf("binding shortened %v after: %+v", took, d.Status().Bindings[0])
+	asked := false
+	for _, line := range strings.Split(l.logs.String(), "\n") {
+		var ev struct {
+			Event    string  `json:"event"`
+			Lifetime float64 `json:"lifetime"` // seconds
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "bu_sent" && ev.Lifetime > 0 && ev.Lifetime <= 20 {
+			asked = true
+		}
+	}
+	if !asked {
+		t.Error("no Binding Update asked for 20 s or less")
 	}
 	logs := l.logs.String()
 	for _, ev := range []string{`"event":"mps_sent"`, `"event":"mpa_received"`} {
@@ -219,10 +253,10 @@ key = %q
 	if !d.Status().Registered {
 		t.Error("not registered any more")
 	}
-	// One exchange after the registration, one after the unsolicited
+	// One exchange after the registration, one after each unsolicited
 	// advertisement.
-	if c := d.Counters(); c.MPSSent < 2 || c.MPAAccepted != 2 {
-		t.Errorf("solicitations %d, advertisements accepted %d; want 2 (or more under load) and 2", c.MPSSent, c.MPAAccepted)
+	if c := d.Counters(); c.MPSSent < 3 || c.MPAAccepted != 3 {
+		t.Errorf("solicitations %d, advertisements accepted %d; want 3 (or more under load) and 3", c.MPSSent, c.MPAAccepted)
 	}
 	stop()
 	l.checkClean()
