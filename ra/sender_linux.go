@@ -329,11 +329,12 @@ func (s *Sender) readLoop() {
 				return
 			default:
 			}
-			if errors.Is(err, net.ErrClosed) {
+			if !errors.Is(err, net.ErrClosed) {
+				s.report(fmt.Errorf("ra: receive on %s: %w", s.ifi.Name, err))
+			}
+			if netif.ReadStop(err, s.stop) {
 				return
 			}
-			s.report(fmt.Errorf("ra: receive on %s: %w", s.ifi.Name, err))
-			time.Sleep(10 * time.Millisecond) // no busy loop on a persistent error
 			continue
 		}
 		ip, ok := src.(*net.IPAddr)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/nexthop"
 	"github.com/gomip6/gomip6/mip6"
 )
@@ -78,7 +79,8 @@ type ForwarderConfig struct {
 	// hop's Ethernet address (PACKET_QDISC_BYPASS), skipping the IP
 	// output path a raw-socket send runs per packet. The next hop comes
 	// from the kernel's route and neighbour tables (netlink, refreshed
-	// every second); without a usable entry a packet takes the raw
+	// every second: the route per end point, the neighbour entry per
+	// next hop); without a usable entry a packet takes the raw
 	// sockets. Sends skip netfilter's OUTPUT and POSTROUTING chains, tc
 	// and IPsec. See packettx_linux.go.
 	PacketSend bool
@@ -109,7 +111,7 @@ type ForwarderConfig struct {
 	// and 6in4 with BPF programs, GSO super-packets whole, and leaves
 	// what it does not handle to the forwarder, which stays the
 	// fallback). The forwarder keeps it in step with the binding table
-	// (Table.Changes, and once a second for path MTU changes) and closes
+	// (Table.Changes, path MTU changes included) and closes
 	// it first on Close. If it fails the forwarder runs without it and
 	// says why in Stats.KernelPathError (and OnError). It cannot be
 	// combined with PacketReceive: packet sockets see arriving packets
@@ -300,6 +302,7 @@ type Forwarder struct {
 	sendMu sync.RWMutex
 	wg     sync.WaitGroup
 	once   sync.Once
+	done   chan struct{} // closed by Close: ends the loops' waits after read errors
 
 	kp     KernelPath    // ForwarderConfig.EBPF
 	kpErr  string        // why kp is nil
@@ -352,7 +355,7 @@ func NewForwarder(t *Tunnel, cfg ForwarderConfig) (*Forwarder, error) {
 	if cfg.EBPF != nil && cfg.PacketReceive {
 		return nil, errors.New("tunnel: EBPF and PacketReceive cannot be combined")
 	}
-	f := &Forwarder{t: t, cfg: cfg}
+	f := &Forwarder{t: t, cfg: cfg, done: make(chan struct{})}
 	if cfg.Signal != nil {
 		f.sig = newSignalAddrs(cfg.SignalAddrs)
 	}
@@ -368,9 +371,12 @@ func NewForwarder(t *Tunnel, cfg ForwarderConfig) (*Forwarder, error) {
 }
 
 // startKernelPath starts ForwarderConfig.EBPF and a goroutine that keeps
-// it in step with the table: on every change, and once a second for what
-// changes without a Set (path MTUs lowered by Packet Too Big).
+// it in step with the table: on every change (Table.Changes, path MTUs
+// included), and a second after a Sync that failed, until one succeeds.
 func (f *Forwarder) startKernelPath() {
+	// Asked for before the first Sync: a change made during it is
+	// signalled, not lost.
+	changes := f.t.table.Changes()
 	kp, err := f.cfg.EBPF(f.name)
 	if err == nil {
 		if err = kp.Sync(f.t.table); err != nil {
@@ -388,18 +394,23 @@ func (f *Forwarder) startKernelPath() {
 	f.kpStop, f.kpDone = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(f.kpDone)
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		changes := f.t.table.Changes()
+		var retry <-chan time.Time // nil while the last Sync worked
 		for {
 			select {
 			case <-f.kpStop:
 				return
 			case <-changes:
-			case <-tick.C:
+			case <-retry:
 			}
-			if err := kp.Sync(f.t.table); err != nil && f.cfg.OnError != nil {
-				f.cfg.OnError(fmt.Errorf("tunnel: kernel path: %w", err))
+			retry = nil
+			if err := kp.Sync(f.t.table); err != nil {
+				// A route the kernel refused (the device going
+				// away and back, say) is tried again without
+				// waiting for the next change.
+				retry = time.After(time.Second)
+				if f.cfg.OnError != nil {
+					f.cfg.OnError(fmt.Errorf("tunnel: kernel path: %w", err))
+				}
 			}
 		}
 	}()
@@ -596,6 +607,7 @@ func (f *Forwarder) Close() error {
 			err = f.kp.Close()
 		}
 		f.closed.Store(true)
+		close(f.done)
 		// Wake the socket readers, close the tun queues (which wakes
 		// their readers), wait for every goroutine, and only then close
 		// the sockets, whose descriptors the goroutines use until they
@@ -745,7 +757,7 @@ func (f *Forwarder) newTxPath(d tun.Device) *txPath {
 	q.udp = newSender(f.udp, n, n)
 	if f.ptx != nil {
 		q.pkt = newSender(f.ptx.sock, n, n)
-		q.l2 = nexthop.NewCache[l2Key](l2Max)
+		q.l2 = nexthop.NewCache[l2Key](l2Max, f.ptx.nh)
 	}
 	return q
 }
@@ -759,6 +771,7 @@ func (q *txPath) loop() error {
 			rc.Control(func(fd uintptr) { pfd[0].Fd = int32(fd) })
 		}
 	}
+	var backoff netif.Backoff
 	for {
 		n, err := q.dev.Read(q.bufs, q.sizes, Headroom)
 		if err != nil {
@@ -766,12 +779,18 @@ func (q *txPath) loop() error {
 				return err
 			}
 			// A malformed super-packet (tun.Read refuses it whole) is
-			// the sender's problem: count and go on.
+			// the sender's problem: count and go on, after a wait
+			// that grows while the errors repeat (no busy loop on
+			// one that persists).
 			q.f.ctr.tunReadErr.Add(1)
 			if n == 0 {
+				if backoff.Stop(err, q.f.done) {
+					return err
+				}
 				continue
 			}
 		}
+		backoff.Reset()
 		q.f.ctr.tunReads.Add(1)
 		// tun.Read returns one packet, or one GSO super-packet split: for
 		// small packets that is a read and a send per packet. Take what
@@ -932,13 +951,10 @@ func (q *txPath) handle4(buf []byte, off int) {
 // (ActionSendFragmentable: RFC 2473 §7.1(a), RFC 4213 §3.2.2, an IPv4
 // inner packet with DF clear): the outer IPv4 (and UDP) header is
 // written here into the headroom, with DF clear, without deciding about
-// the MTU a second time.
+// the MTU a second time. b is a 6in4 or UDP binding (IPv6 in IPv6 has
+// its own path) and off is Headroom, which covers every overhead.
 func (q *txPath) addFragmentable4(buf []byte, off int, pkt []byte, b *Binding) {
-	oh := b.kind.Overhead()
-	if off < oh || b.kind == KindIPv6 {
-		return // not reached: Headroom covers every overhead, and IPv6 has its own path
-	}
-	out := buf[off-oh : off+len(pkt)]
+	out := buf[off-b.kind.Overhead() : off+len(pkt)]
 	if pkt[0]>>4 == 4 {
 		q.f.t.writeOuter4(out, b, pkt, false)
 	} else {
@@ -1175,14 +1191,20 @@ func (f *Forwarder) newRxPath(s *sock, kind Kind, d tun.Device, vnet bool) *rxPa
 }
 
 func (p *rxPath) loop() error {
+	var backoff netif.Backoff
 	for {
 		if err := p.m.recv(); err != nil {
 			if p.f.closed.Load() || fatal(err) {
 				return err
 			}
 			p.f.ctr.sockReadErr.Add(1)
+			// No busy loop on an error that persists.
+			if backoff.Stop(err, p.f.done) {
+				return err
+			}
 			continue
 		}
+		backoff.Reset()
 		p.f.ctr.sockReads.Add(1)
 		p.handleBatch()
 	}

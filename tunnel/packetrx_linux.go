@@ -5,9 +5,9 @@ package tunnel
 import (
 	"encoding/binary"
 	"fmt"
-
 	"unsafe"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -162,15 +162,13 @@ func newPacketSock(f *Forwarder, name string, proto uint16, filter []bpf.Instruc
 		if err := attachFilter(fd, filter); err != nil {
 			return fmt.Errorf("filter: %w", err)
 		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(proto)})
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: netif.Htons(proto)})
 	})
 	if err == nil {
 		f.socks = append(f.socks, s)
 	}
 	return s, err
 }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // openPacketRX opens the packet sockets of PacketReceive and splits the
 // traffic with the raw sockets (see the comment at the top of the file).

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/nexthop"
 	"golang.org/x/sys/unix"
 )
@@ -22,9 +23,10 @@ import (
 // outer packet as Tunnel.Encap built it and hands it to the driver with
 // the link-layer header: no route lookup, no IP output, no qdisc. It
 // needs the next hop's link-layer address, which the forwarder reads from
-// the kernel's route and neighbour tables (netlink) per tunnel end point
-// and tx queue, again after a second (a tenth of a second while there is
-// none), and only for Ethernet interfaces. Whenever there is no usable
+// the kernel's route (per tunnel end point) and neighbour tables (per
+// next hop: one query for all the end points behind a gateway) over
+// netlink, per tx queue, again after a second (a tenth of a second while
+// there is none), and only for Ethernet interfaces. Whenever there is no usable
 // entry (none yet, or STALE, FAILED, INCOMPLETE) the packet goes through
 // the raw sockets as without PacketSend, which also lets the kernel's
 // neighbour discovery run: a STALE entry is confirmed or dropped by the
@@ -46,6 +48,7 @@ const l2Max = 4096
 type packetTX struct {
 	sock  *sock
 	res   *nexthop.Resolver
+	nh    nexthop.Querier // res, or a test's
 	epoch time.Time
 }
 
@@ -66,7 +69,7 @@ func (f *Forwarder) openPacketTX() error {
 		return err
 	}
 	f.socks = append(f.socks, s)
-	f.ptx = &packetTX{sock: s, res: res, epoch: time.Now()}
+	f.ptx = &packetTX{sock: s, res: res, nh: res, epoch: time.Now()}
 	return nil
 }
 
@@ -95,8 +98,7 @@ func (q *txPath) l2For(b *Binding) bool {
 	copy(k[16:], b.local[:])
 	e, fresh := q.l2.Lookup(k, q.now)
 	if !fresh {
-		e = q.f.ptx.res.Resolve(netip.AddrFrom16(b.remote), netip.AddrFrom16(b.local), 0)
-		q.l2.Store(k, q.now, e)
+		e = q.l2.Resolve(k, netip.AddrFrom16(b.remote), netip.AddrFrom16(b.local), 0, q.now)
 	}
 	q.cur = e
 	return e.OK
@@ -117,7 +119,7 @@ func (q *txPath) sendPacket(buf []byte, off int, b *Binding) {
 			proto = unix.ETH_P_IP
 		}
 		sa := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&s.m.names[i]))
-		*sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(proto), Ifindex: d.Ifindex, Halen: 6}
+		*sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: netif.Htons(proto), Ifindex: d.Ifindex, Halen: 6}
 		copy(sa.Addr[:], d.MAC[:])
 		s.m.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
 	case v.Action == ActionSendFragmentable && b.kind == KindIPv6:

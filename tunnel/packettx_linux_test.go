@@ -3,30 +3,33 @@
 package tunnel
 
 import (
+	"net/netip"
 	"os"
 	"testing"
 	"unsafe"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/nexthop"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
 
+// fixedHop is a nexthop.Querier with one answer for every destination,
+// so that nothing asks netlink.
+type fixedHop nexthop.Entry
+
+func (h fixedHop) Route(dst, _ netip.Addr, _ int) (nexthop.Hop, bool) {
+	return nexthop.Hop{Ifindex: h.Ifindex, Addr: dst}, true
+}
+
+func (h fixedHop) Neigh(nexthop.Hop) nexthop.Entry { return nexthop.Entry(h) }
+
 // packetSendForwarder is testForwarder with PacketSend's state and a
-// next hop already known for every end point of the tests, so that
-// nothing asks netlink.
+// usable next hop for every end point.
 func packetSendForwarder(t testing.TB, tn *Tunnel) (*Forwarder, *txPath) {
 	f := testForwarder(tn)
-	f.ptx = &packetTX{sock: &sock{}}
-	q := f.newTxPath(&fakeDev{noCopy: true})
-	for _, ep := range []Endpoint{ep6(), ep4()} {
-		var k l2Key
-		r, l := ep.Remote.As16(), ep.Local.As16()
-		copy(k[:16], r[:])
-		copy(k[16:], l[:])
-		q.l2.Store(k, f.ptx.clock(), nexthop.Entry{Ifindex: 7, MAC: [6]byte{2, 0, 0, 0, 0, 9}, OK: true})
-	}
-	return f, q
+	f.ptx = &packetTX{sock: &sock{}, nh: fixedHop{Ifindex: 7, MAC: [6]byte{2, 0, 0, 0, 0, 9}, OK: true}}
+	return f, f.newTxPath(&fakeDev{noCopy: true})
 }
 
 // TestTxPathPacketSend: with PacketSend and a known next hop, IPv6 in
@@ -61,20 +64,14 @@ func TestTxPathPacketSend(t *testing.T) {
 				t.Errorf("sent (-want +got):\n%s", d)
 			}
 			sa := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&q.pkt.m.names[0]))
-			wantSA := unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(c.proto), Ifindex: 7, Halen: 6, Addr: [8]byte{2, 0, 0, 0, 0, 9}}
+			wantSA := unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: netif.Htons(c.proto), Ifindex: 7, Halen: 6, Addr: [8]byte{2, 0, 0, 0, 0, 9}}
 			if *sa != wantSA || q.pkt.m.hdrs[0].Hdr.Namelen != unix.SizeofSockaddrLinklayer {
 				t.Errorf("address %+v len %d, want %+v", *sa, q.pkt.m.hdrs[0].Hdr.Namelen, wantSA)
 			}
 
-			// No usable next hop (looked up just now): the raw sockets.
+			// No usable next hop: the raw sockets.
 			q.pkt.m.reset()
-			for _, ep := range []Endpoint{ep6(), ep4()} {
-				var k l2Key
-				r, l := ep.Remote.As16(), ep.Local.As16()
-				copy(k[:16], r[:])
-				copy(k[16:], l[:])
-				q.l2.Store(k, q.f.ptx.clock(), nexthop.Entry{})
-			}
+			q.l2 = nexthop.NewCache[l2Key](l2Max, fixedHop{})
 			q.handle(txPacket(q, 1, inner), Headroom)
 			if q.pkt.m.n != 0 || q.kern6.m.n+q.kern4.m.n != 1 {
 				t.Errorf("without a next hop: packet %d, raw %d %d", q.pkt.m.n, q.kern6.m.n, q.kern4.m.n)

@@ -244,6 +244,7 @@ func (t *Table) LowerPathMTU(b *Binding, mtu int) bool {
 		t.lowered = make(map[*Binding]time.Time)
 	}
 	t.lowered[b] = t.now()
+	t.changed()
 	return true
 }
 
@@ -265,6 +266,9 @@ func (t *Table) AgePathMTU(now time.Time) int {
 		if b.raisePathMTU() {
 			n++
 		}
+	}
+	if n > 0 {
+		t.changed()
 	}
 	return n
 }
@@ -334,7 +338,9 @@ type Table struct {
 }
 
 // Changes returns the table's change channel: it receives a value after
-// Set, SetIPv4, Delete or DeleteIPv4 changed the table, with changes
+// Set, SetIPv4, Delete or DeleteIPv4 changed the table, or LowerPathMTU
+// or AgePathMTU changed a binding's path MTU (Binding.LowerPathMTU, which
+// bypasses the table, does not signal), with changes
 // coalesced (never blocking the writer) while the value is not taken.
 // It is for followers that mirror the table by reading it again with
 // Range, such as a kernel fast path (ForwarderConfig.EBPF). Every call
@@ -494,11 +500,7 @@ func (t *Table) Set(p netip.Prefix, e Endpoint) error {
 	if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
 		return ErrNotIPv6
 	}
-	if err := t.set(p.Masked(), e); err != nil {
-		return err
-	}
-	t.changed()
-	return nil
+	return t.set(p.Masked(), e)
 }
 
 // SetIPv4 installs or replaces the binding of an IPv4 home address (RFC
@@ -516,11 +518,7 @@ func (t *Table) SetIPv4(a netip.Addr, e Endpoint) error {
 	if e.Kind != KindUDP4 {
 		return fmt.Errorf("tunnel: IPv4 home address %v over %v: only udp4 carries IPv4 packets", a, e.Kind)
 	}
-	if err := t.set(netip.PrefixFrom(netip.AddrFrom16(a.As16()), 128), e); err != nil {
-		return err
-	}
-	t.changed()
-	return nil
+	return t.set(netip.PrefixFrom(netip.AddrFrom16(a.As16()), 128), e)
 }
 
 // DeleteIPv4 removes the binding of IPv4 home address a and reports
@@ -529,22 +527,21 @@ func (t *Table) DeleteIPv4(a netip.Addr) bool {
 	if !a.Is4() {
 		return false
 	}
-	if !t.deleteHost(netip.AddrFrom16(a.As16()).As16()) {
-		return false
-	}
-	t.changed()
-	return true
+	return t.deleteHost(netip.AddrFrom16(a.As16()).As16())
 }
 
 // ErrNotIPv4 is returned by SetIPv4 for an address that is not IPv4.
 var ErrNotIPv4 = errors.New("tunnel: IPv4 home address must be an IPv4 address")
 
 // set is Set for a checked, masked key (IPv4 home addresses in their
-// IPv4-mapped form).
+// IPv4-mapped form). It and the other internals that change the table
+// (deleteHost, deletePrefix, the path MTU's lowering and aging) signal
+// Changes, once each, so that no exported entry point can forget to.
 func (t *Table) set(p netip.Prefix, e Endpoint) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
+	defer t.changed()
 	nb := &Binding{
 		key:    p.Addr().As16(),
 		local:  e.Local.As16(),
@@ -669,16 +666,10 @@ func (t *Table) Delete(p netip.Prefix) bool {
 	}
 	p = p.Masked()
 	k := p.Addr().As16()
-	var ok bool
 	if p.Bits() < 128 {
-		ok = t.deletePrefix(prefixKey{k, uint8(p.Bits())})
-	} else {
-		ok = t.deleteHost(k)
+		return t.deletePrefix(prefixKey{k, uint8(p.Bits())})
 	}
-	if ok {
-		t.changed()
-	}
-	return ok
+	return t.deleteHost(k)
 }
 
 // deleteHost removes the /128 entry with key k.
@@ -696,6 +687,7 @@ func (t *Table) deleteHost(k [16]byte) bool {
 	arr.s[i].Store(tombstone)
 	sh.live--
 	sh.dead++
+	t.changed()
 	return true
 }
 
@@ -735,6 +727,7 @@ func (t *Table) deletePrefix(k prefixKey) bool {
 		}
 	}
 	t.pfx.Store(newPrefixSet(m))
+	t.changed()
 	return true
 }
 

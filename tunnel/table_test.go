@@ -338,3 +338,63 @@ func TestTableProbeLength(t *testing.T) {
 		}
 	}
 }
+
+// TestTableChanges: Changes signals every change of the table, coalesced
+// while not taken: Set and Delete of hosts and prefixes, SetIPv4 and
+// DeleteIPv4, and path MTUs going down (LowerPathMTU) and back up
+// (AgePathMTU), which a kernel fast path mirrors as the routes' MTU. The
+// calls that change nothing do not signal.
+func TestTableChanges(t *testing.T) {
+	tab, clk := agingTable(t)
+	c := tab.Changes()
+	if c != tab.Changes() {
+		t.Fatal("Changes returned two channels")
+	}
+	pending := func() bool {
+		select {
+		case <-c:
+			return true
+		default:
+			return false
+		}
+	}
+	hp := netip.PrefixFrom(hoa, 128)
+	udp := epUDP()
+	v4 := netip.MustParseAddr("192.0.2.100")
+	steps := []struct {
+		name string
+		do   func() bool // whether the call reports a change
+		want bool        // a signal
+	}{
+		{"Set host", func() bool { return tab.Set(hp, ep6()) == nil }, true},
+		{"Set prefix", func() bool { return tab.Set(mnp, ep6()) == nil }, true},
+		{"invalid Set", func() bool { return tab.Set(netip.PrefixFrom(other6, 128), Endpoint{Kind: KindIPv6}) == nil }, false},
+		{"Delete of nothing", func() bool { return tab.Delete(netip.PrefixFrom(other6, 128)) }, false},
+		{"SetIPv4", func() bool { return tab.SetIPv4(v4, udp) == nil }, true},
+		{"DeleteIPv4", func() bool { return tab.DeleteIPv4(v4) }, true},
+		{"DeleteIPv4 of nothing", func() bool { return tab.DeleteIPv4(v4) }, false},
+		{"LowerPathMTU", func() bool { return tab.LowerPathMTU(tab.Lookup(hoa), 1400) }, true},
+		{"LowerPathMTU not lower", func() bool { return tab.LowerPathMTU(tab.Lookup(hoa), 1450) }, false},
+		{"AgePathMTU too early", func() bool { return tab.AgePathMTU(clk.t.Add(PathMTUAge-1)) > 0 }, false},
+		{"AgePathMTU", func() bool { return tab.AgePathMTU(clk.t.Add(PathMTUAge)) > 0 }, true},
+		{"Delete prefix", func() bool { return tab.Delete(mnp) }, true},
+		{"Delete host", func() bool { return tab.Delete(hp) }, true},
+	}
+	for _, s := range steps {
+		if got := s.do(); got != s.want {
+			t.Errorf("%s: reported %v", s.name, got)
+		}
+		if got := pending(); got != s.want {
+			t.Errorf("%s: signalled %v, want %v", s.name, got, s.want)
+		}
+	}
+	// Coalesced: two changes, one signal, and the writer never blocks.
+	for range 3 {
+		if err := tab.Set(hp, ep6()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !pending() || pending() {
+		t.Error("three Sets: want one coalesced signal")
+	}
+}

@@ -403,9 +403,6 @@ func (d *Daemon) readLoop() {
 	}
 }
 
-// classify handles one packet on its own: classifyTo without a batch.
-func (d *Daemon) classify(pkt []byte) { d.classifyTo(pkt, nil) }
-
 // classifyTo takes a packet received at the start of its buffer,
 // pkt[:cap(pkt)]. A data packet for the local sockets is queued on w
 // (readLoop's d.tunW: the buffer must stay untouched until w.Flush), or
@@ -487,21 +484,19 @@ func (d *Daemon) queue(pkt []byte) {
 func (d *Daemon) tunLoop() {
 	defer d.wg.Done()
 	bufs, sizes := rodata.NewReadBufs(headroom, TunMTU)
+	var backoff netif.Backoff
 	for {
 		n, err := d.tun.Read(bufs, sizes, headroom)
 		if err != nil {
-			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+			// A malformed super-packet, refused whole, or an error that
+			// persists: waited out, not spun on.
+			if backoff.Stop(err, d.closing) {
 				return
 			}
-			select {
-			case <-d.closing:
-				return
-			default:
-			}
-			// A malformed super-packet, refused whole.
 			d.c.outErrors.Add(1)
 			continue
 		}
+		backoff.Reset()
 		for i := range n {
 			d.outbound(d.tx, bufs[i], sizes[i])
 		}

@@ -853,6 +853,13 @@ func TestScapyMobileNode(t *testing.T) {
 
 // TestDataPathAllocs: the per-packet work of both directions, as the
 // daemon runs it with a real tun device and sockets, allocates nothing.
+// The measured work ends where the packet leaves the process, as in the
+// daemon's loops: inbound, classifyTo queues on a TunWriter (readLoop's
+// d.tunW) and the writer's Flush writes to the tun device; outbound,
+// outbound queues on a Sender and its Flush is the sendmmsg. Every flush
+// must have sent its packet, and the packets must arrive (the
+// correspondent's socket, the mobile node's link): allocations counted on
+// an error path, or on packets only queued, would prove nothing.
 func TestDataPathAllocs(t *testing.T) {
 	l := newLab(t)
 	l.start()
@@ -860,30 +867,100 @@ func TestDataPathAllocs(t *testing.T) {
 	l.bu(80*time.Second, false)
 	l.awaitMH(mip6.MHBindingAck)
 	in := udpPacket(tCoA, tCN, tHoA, 4000, 5000, []byte("inbound"))
-	work := make([]byte, 2048)
+	work := make([]byte, bufSize)
 	outPkt := udpPacket(tCN, tHoA, netip.Addr{}, 6000, 6000, []byte("outbound"))
 	obuf := make([]byte, bufSize)
-	// A sender of the test's own: the daemon's belongs to its outbound
-	// loop, which is running.
+	// A sender and a tun writer of the test's own: the daemon's belong
+	// to its loops, which are running.
 	var tx *rodata.Sender
 	must(t, l.cn.Do(func() (err error) { tx, err = rodata.NewSender(); return err }))
 	defer tx.Close()
-	before := l.d.c.outPackets.Load()
-	n := testing.AllocsPerRun(200, func() {
+	tw := rodata.NewTunWriter(l.d.tun)
+	// Where the packets arrive, with room for all of them queued: they
+	// are counted after the measurement (reading during it would count
+	// the reader's allocations too).
+	var sock *net.UDPConn
+	must(t, l.cn.Do(func() (err error) {
+		sock, err = net.ListenUDP("udp6", &net.UDPAddr{IP: tCN.AsSlice(), Port: 5000})
+		return err
+	}))
+	defer sock.Close()
+	must(t, sock.SetReadBuffer(4<<20))
+	filter, err := rawsock.Assemble(rawsock.RoutingHeader2Filter(rawsock.LinkIP, tCoA))
+	must(t, err)
+	var mnRx *rawsock.Listener
+	must(t, l.mn.Do(func() (err error) {
+		mnRx, err = rawsock.Listen(&net.Interface{Name: "m0"}, rawsock.Config{Filter: filter, ReadBuffer: 4 << 20})
+		return err
+	}))
+	defer mnRx.Close()
+
+	const runs = 200
+	var calls, sent, failed, inErrs int
+	var sendErr, tunErr error
+	beforeIn := l.d.c.inPackets.Load()
+	n := testing.AllocsPerRun(runs, func() {
+		calls++
 		copy(work, in)
-		l.d.classify(work[:len(in)])
+		l.d.classifyTo(work[:len(in)], tw)
+		if err := tw.Flush(); err != nil {
+			inErrs++
+			tunErr = err
+		}
 		copy(obuf[headroom:], outPkt)
 		l.d.outbound(tx, obuf, len(outPkt))
-		tx.Flush()
+		s, f, err := tx.Flush()
+		sent, failed = sent+s, failed+f
+		if err != nil {
+			sendErr = err
+		}
 	})
 	if n != 0 {
 		t.Errorf("%v allocations per packet pair", n)
 	}
-	if got := l.d.c.outPackets.Load() - before; got < 200 {
-		t.Errorf("only %d packets sent", got)
+	// AllocsPerRun makes one warm-up call on top of runs.
+	if sent != calls || failed != 0 || sendErr != nil {
+		t.Errorf("outbound: %d calls, %d sent, %d failed, last error %v", calls, sent, failed, sendErr)
 	}
-	if l.d.c.inPackets.Load() < 200 || l.d.c.inErrors.Load() != 0 {
-		t.Errorf("inbound %d, errors %d", l.d.c.inPackets.Load(), l.d.c.inErrors.Load())
+	if got := l.d.c.inPackets.Load() - beforeIn; got != uint64(calls) || inErrs != 0 || l.d.c.inErrors.Load() != 0 {
+		t.Errorf("inbound: %d calls, %d restored, %d tun write errors (last %v), inErrors %d", calls, got, inErrs, tunErr, l.d.c.inErrors.Load())
+	}
+
+	// Count the arrivals: inbound, datagrams from the home address on
+	// the correspondent's socket; outbound, packets with the routing
+	// header on the mobile node's link.
+	buf := make([]byte, 2048)
+	// count calls read until it fails (a second without a packet) and
+	// counts the packets it matched.
+	count := func(read func() (match bool, err error)) int {
+		n := 0
+		for {
+			match, err := read()
+			if err != nil {
+				return n
+			}
+			if match {
+				n++
+			}
+		}
+	}
+	arrivedIn := count(func() (bool, error) {
+		sock.SetReadDeadline(time.Now().Add(time.Second))
+		n, from, err := sock.ReadFromUDP(buf)
+		return err == nil && from.AddrPort().Addr() == tHoA && string(buf[:n]) == "inbound", err
+	})
+	arrivedOut := count(func() (bool, error) {
+		mnRx.SetReadDeadline(time.Now().Add(time.Second))
+		n, _, err := mnRx.Read(buf)
+		if err != nil {
+			return false, err
+		}
+		lay, err := mip6.WalkIPv6(buf[:n])
+		return err == nil && lay.Src == tCN && lay.RH2Address == tHoA && lay.Proto == mip6.ProtoUDP &&
+			string(buf[lay.Offset+8:lay.End]) == "outbound", nil
+	})
+	if arrivedIn != calls || arrivedOut != calls {
+		t.Errorf("arrived: %d inbound, %d outbound, want %d each", arrivedIn, arrivedOut, calls)
 	}
 }
 

@@ -204,12 +204,7 @@ func testHandover(t *testing.T, ra RAProfile, target time.Duration) {
 			a.firstRA = e.Time.Sub(a.linkUp)
 		}
 		_, a.dna = FirstEvent(mnEv, "mnd", a.movedAt, a.end, "dna")
-		for _, e := range mnEv {
-			if e.Name == "moved" && !e.Time.Before(a.movedAt) && e.Time.Before(a.end) && inPrefixA(e.Fields["coa"]) {
-				a.movedEvent = e.Time
-				break
-			}
-		}
+		a.movedEvent, _ = newLinkAt(mnEv, SiteA, a.movedAt, a.end)
 		kind := "known link"
 		if a.newLink {
 			kind = "new link  "
@@ -266,12 +261,6 @@ func testHandover(t *testing.T, ra RAProfile, target time.Duration) {
 			t.Errorf("%s: median handover %s, above issue 5's target %s with radvd's %s setting", c.what, fmtDur(c.s.Median), fmtDur(target), ra)
 		}
 	}
-}
-
-// inPrefixA reports whether s is an address in link A's prefix.
-func inPrefixA(s string) bool {
-	a, err := netip.ParseAddr(s)
-	return err == nil && PrefixA.Contains(a)
 }
 
 // checkRadvdConf checks the radvd.conf of link A that netlab wrote (and

@@ -505,6 +505,12 @@ func (r *Run) report(legs []legObs, probes []Probe, trace TCPTrace) *Report {
 			up := linkUpAt(ev, r.Params.Interfaces, lo.movedAt, lo.linkUp)
 			leg.LinkUp = up.Sub(lo.movedAt)
 			leg.FirstPacket, leg.Delivered = FirstDelivery(probes, lo.movedAt, up, lo.end)
+			// The figure is issue 5's only if the answer came through
+			// the new link: not before mnd took that link into use.
+			if p := firstPacketProblem(ev, lo.to, lo.movedAt, up.Add(leg.FirstPacket), lo.end); leg.Delivered && p != "" {
+				leg.Delivered = false
+				leg.Problems = append(leg.Problems, p)
+			}
 		}
 		if lo.last.MNErr == nil {
 			leg.CareOf, leg.Encapsulation = lo.last.MN.CareOfAddress, lo.last.MN.Encapsulation
@@ -587,6 +593,59 @@ func linkUpAt(ev []Event, ifaces []string, movedAt, moved time.Time) time.Time {
 		}
 	}
 	return up
+}
+
+// newLinkAt returns when mnd took the leg's destination into use: the
+// earliest of its "moved" events in [movedAt, end) to a care-of address
+// of site to (link A's prefix; link B's IPv4 address, DSMIPv6) or, for
+// home, of its "returned_home" events. mnd logs "moved" before it sends
+// the Binding Update for the new care-of address and "returned_home"
+// before the de-registration (RFC 6275 §11.5.4); until the home agent
+// has one of them, it tunnels the home address's packets to the old
+// care-of address. Nothing can come through the new link earlier.
+func newLinkAt(ev []Event, to Site, movedAt, end time.Time) (time.Time, bool) {
+	var at time.Time
+	for _, e := range ev {
+		if e.Source != "mnd" || e.Time.Before(movedAt) || !e.Time.Before(end) || (!at.IsZero() && !e.Time.Before(at)) {
+			continue
+		}
+		coa, _ := netip.ParseAddr(e.Fields["coa"])
+		var ok bool
+		switch to {
+		case SiteHome:
+			ok = e.Name == "returned_home"
+		case SiteA:
+			ok = e.Name == "moved" && PrefixA.Contains(coa)
+		case SiteB:
+			ok = e.Name == "moved" && coa == MNIPv4B
+		}
+		if ok {
+			at = e.Time
+		}
+	}
+	return at, !at.IsZero()
+}
+
+// firstPacketProblem checks the first answer of a leg to site to, which
+// came at answered: "" when it came after mnd took the new link into use
+// (newLinkAt), else why the leg's first-packet figure cannot be issue
+// 5's handover time. FirstDelivery's own argument (the old link is gone
+// by link-up) rests on the lab's idea of link-up; this one on mnd's log.
+func firstPacketProblem(ev []Event, to Site, movedAt, answered, end time.Time) string {
+	at, ok := newLinkAt(ev, to, movedAt, end)
+	switch {
+	case !ok && to == SiteHome:
+		return "first packet not checked: mnd logged no return home"
+	case !ok:
+		return fmt.Sprintf("first packet not checked: mnd logged no move to a care-of address on link %s", strings.ToUpper(string(to)))
+	case answered.Before(at):
+		where := "link " + strings.ToUpper(string(to))
+		if to == SiteHome {
+			where = "the home link"
+		}
+		return fmt.Sprintf("first probe answered %s before mnd took %s into use: not through the new link", fmtDur(at.Sub(answered)), where)
+	}
+	return ""
 }
 
 func sortedCopy(ev []Event) []Event {

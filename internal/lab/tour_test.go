@@ -80,6 +80,12 @@ func TestTour(t *testing.T) {
 		if !l.TCP.Survived() {
 			t.Errorf("leg %d: TCP %+v", i+1, l.TCP)
 		}
+		// The first-packet column: a probe sent after the move,
+		// answered after link-up and after mnd took the new link into
+		// use (firstPacketProblem).
+		if !l.Delivered {
+			t.Errorf("leg %d: no first packet through the new link: %s", i+1, strings.Join(l.Problems, "; "))
+		}
 	}
 	if a := rep.Legs[0]; a.Registered && !PrefixA.Contains(mustCoA(t, a.CareOf)) {
 		t.Errorf("care-of address at A: %q", a.CareOf)
@@ -121,4 +127,56 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
+}
+
+// TestFirstPacketProblem: the tour's first-packet figure counts only an
+// answer that came after mnd took the leg's destination into use (its
+// "moved" to a care-of address there, or "returned_home"), in the leg.
+func TestFirstPacketProblem(t *testing.T) {
+	mnd := func(at int, name, coa string) Event {
+		e := Event{Time: ms(at), Source: "mnd", Name: name}
+		if coa != "" {
+			e.Fields = map[string]string{"coa": coa}
+		}
+		return e
+	}
+	ev := []Event{
+		mnd(-500, "moved", "2001:db8:a::10"), // the previous leg's
+		{Time: ms(0), Source: "lab", Name: "moved"},
+		mnd(40, "moved", "2001:db8:b::10"), // not on link A
+		mnd(80, "returned_home", ""),
+		mnd(120, "moved", "2001:db8:a::10"),
+		mnd(150, "moved", MNIPv4B.String()),
+		mnd(300, "moved", "2001:db8:a::11"), // a later one: the earliest counts
+	}
+	for _, tc := range []struct {
+		name     string
+		ev       []Event
+		to       Site
+		answered int
+		want     string // "" or a substring of the problem
+	}{
+		{"A, answered after mnd moved there", ev, SiteA, 121, ""},
+		{"A, answered at the move", ev, SiteA, 120, ""},
+		{"A, answered before mnd moved there", ev, SiteA, 119, "answered 1ms before mnd took link A into use"},
+		{"A, answered before the move and the lab's event", ev, SiteA, 30, "answered 90ms before"},
+		{"B, IPv4 care-of address", ev, SiteB, 151, ""},
+		{"B, before", ev, SiteB, 100, "before mnd took link B into use"},
+		{"home", ev, SiteHome, 90, ""},
+		{"home, before the return", ev, SiteHome, 60, "before mnd took the home link into use"},
+		// Only the leg's own events: the previous leg's move to A (at
+		// -500) and one after the leg's end do not count.
+		{"A, no move in the leg", ev[:4], SiteA, 200, "mnd logged no move to a care-of address on link A"},
+		{"A, move after the end", []Event{mnd(1000, "moved", "2001:db8:a::10")}, SiteA, 200, "no move"},
+		{"home, no return", ev[:3], SiteHome, 200, "mnd logged no return home"},
+		// The lab's own "moved" is not mnd's.
+		{"lab event only", []Event{{Time: ms(10), Source: "lab", Name: "moved", Fields: map[string]string{"coa": "2001:db8:a::10"}}}, SiteA, 200, "no move"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := firstPacketProblem(tc.ev, tc.to, ms(0), ms(tc.answered), ms(1000))
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("problem %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

@@ -1,13 +1,11 @@
 package ndproxy
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"github.com/gomip6/gomip6/internal/netif"
@@ -75,20 +73,13 @@ func newPacketLink(rc syscall.RawConn, ifindex int) *packetLink {
 	return l
 }
 
-// htons converts a 16-bit value to network byte order in memory.
-func htons(v uint16) uint16 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return binary.NativeEndian.Uint16(b[:])
-}
-
 func (l *packetLink) send(pkt []byte, dst net.HardwareAddr) error {
 	if len(pkt) == 0 || len(dst) > len(l.sa.Addr) {
 		return fmt.Errorf("ndproxy: send of %d octets to a %d-octet link-layer address", len(pkt), len(dst))
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IPV6),
+	l.sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: netif.Htons(unix.ETH_P_IPV6),
 		Ifindex: int32(l.ifindex), Halen: uint8(len(dst))}
 	copy(l.sa.Addr[:], dst)
 	l.pkt, l.errno = pkt, 0
@@ -189,11 +180,17 @@ func (l *Listener) read() {
 	for {
 		pkt, mac, err := l.readOne()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || l.isClosed() {
+			if l.isClosed() {
 				return
 			}
-			l.report(fmt.Errorf("ndproxy: receive on %s: %w", l.ifi.Name, err))
-			time.Sleep(10 * time.Millisecond) // no busy loop on a persistent error
+			if !errors.Is(err, net.ErrClosed) {
+				l.report(fmt.Errorf("ndproxy: receive on %s: %w", l.ifi.Name, err))
+			}
+			// Close closes the socket: the read after the wait ends
+			// the loop.
+			if netif.ReadStop(err, nil) {
+				return
+			}
 			continue
 		}
 		l.handle(pkt, mac)

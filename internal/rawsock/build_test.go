@@ -65,5 +65,3 @@ func TestBuildMatchesScapy(t *testing.T) {
 		})
 	}
 }
-
-var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })

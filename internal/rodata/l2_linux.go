@@ -1,11 +1,11 @@
 package rodata
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"os"
 	"time"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/nexthop"
 	"golang.org/x/sys/unix"
 )
@@ -59,7 +59,7 @@ func newL2Sender() (*l2Sender, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	s := &l2Sender{f: os.NewFile(uintptr(fd), "packet"), res: res, cache: nexthop.NewCache[l2Key](l2Max), epoch: time.Now()}
+	s := &l2Sender{f: os.NewFile(uintptr(fd), "packet"), res: res, cache: nexthop.NewCache[l2Key](l2Max, res), epoch: time.Now()}
 	rc, err := s.f.SyscallConn()
 	if err != nil {
 		s.close()
@@ -80,8 +80,7 @@ func (s *l2Sender) lookup(k l2Key) nexthop.Entry {
 	now := int64(time.Since(s.epoch))
 	e, fresh := s.cache.Lookup(k, now)
 	if !fresh {
-		e = s.res.Resolve(k.addr, netip.Addr{}, int(k.zone))
-		s.cache.Store(k, now, e)
+		e = s.cache.Resolve(k, k.addr, netip.Addr{}, int(k.zone), now)
 	}
 	return e
 }
@@ -90,15 +89,8 @@ func (s *l2Sender) lookup(k l2Key) nexthop.Entry {
 func (s *l2Sender) addTo(pkt []byte, d nexthop.Entry) {
 	a := s.add(pkt)
 	*a = unix.RawSockaddrLinklayer{
-		Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_IPV6),
+		Family: unix.AF_PACKET, Protocol: netif.Htons(unix.ETH_P_IPV6),
 		Ifindex: d.Ifindex, Halen: 6,
 	}
 	copy(a.Addr[:], d.MAC[:])
-}
-
-// htons converts a 16-bit value to network byte order for sockaddr_ll.
-func htons(v uint16) uint16 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return binary.NativeEndian.Uint16(b[:])
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -621,6 +620,22 @@ func (r *engine) roRoute(cn, coa netip.Addr, on bool) {
 		}
 		delete(r.ro.routes, cn)
 	}
+	// The direct path's counters go with it, and the next one counts
+	// from zero: roIdle, comparing a learned correspondent's packets
+	// with the count it last saw, would take that change for traffic
+	// (after every handover, which sends every correspondent back to
+	// the tunnel, an idle one would look in use again). Settle its usage
+	// now instead: packets since the last check are use, and the next
+	// direct path's count starts from zero.
+	if od := old[cn]; od != nil {
+		if u, ok := r.ro.learned[cn]; ok {
+			if od.packets() != u.packets {
+				u.seen = time.Now()
+			}
+			u.packets = 0
+			r.ro.learned[cn] = u
+		}
+	}
 	r.ro.direct.Store(&m)
 }
 
@@ -794,21 +809,19 @@ func (r *engine) roTunLoop(tun *rodata.Tun, tx *rodata.Sender) {
 	c := &r.d.ro
 	hoa := r.cfg.HomeAddress
 	bufs, sizes := rodata.NewReadBufs(roHeadroom, ROTunMTU)
+	var backoff netif.Backoff
 	for {
 		n, err := tun.Read(bufs, sizes, roHeadroom)
 		if err != nil {
-			if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+			// A malformed super-packet, refused whole, or an error that
+			// persists: waited out, not spun on.
+			if backoff.Stop(err, r.done) {
 				return
 			}
-			select {
-			case <-r.done:
-				return
-			default:
-			}
-			// A malformed super-packet, refused whole.
 			c.outErrors.Add(1)
 			continue
 		}
+		backoff.Reset()
 		direct := *r.ro.direct.Load()
 		link := r.ro.link.Load()
 		for i := range n {

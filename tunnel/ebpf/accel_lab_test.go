@@ -23,6 +23,7 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/netlab"
 	"github.com/gomip6/gomip6/tunnel"
 )
@@ -372,7 +373,7 @@ func TestCleanup(t *testing.T) {
 		return err
 	}))
 	defer a.Close()
-	must(t, a.Update(netip.PrefixFrom(hoa, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: ha6, Remote: mn6}))
+	must(t, a.Update(bindingOf(t, netip.PrefixFrom(hoa, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: ha6, Remote: mn6})))
 	out, err := ns.IP("-6", "route", "show", "proto", "0xb6")
 	must(t, err)
 	if !strings.Contains(out, "2001:db8:3::100") || !strings.Contains(out, "encap bpf") {
@@ -430,21 +431,35 @@ func (l *lab) testMTU(t *testing.T, kind tunnel.Kind) {
 	e.PathMTU = pmtu
 	must(t, l.haTab.Set(netip.PrefixFrom(hoa, 128), e))
 	lowered := pmtu - kind.Overhead()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		out, err := l.ha.IP("-6", "route", "show", "proto", "0xb6")
-		must(t, err)
-		if strings.Contains(out, fmt.Sprintf("mtu lock %d", lowered)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("route not updated: %s", out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitRouteMTU(t, l.ha, lowered)
 	_, err = uc.WriteTo(make([]byte, lowered-47), to)
 	must(t, err)
 	waitPTB(t, ic, lowered)
+
+	// The path MTU lowered as a Packet Too Big lowers it (no Set):
+	// Table.LowerPathMTU signals Changes too, and the route follows.
+	const ptbMTU = 1350
+	if !l.haTab.LowerPathMTU(l.haTab.Lookup(hoa), ptbMTU) {
+		t.Fatal("LowerPathMTU did not lower")
+	}
+	waitRouteMTU(t, l.ha, ptbMTU-kind.Overhead())
+}
+
+// waitRouteMTU waits for the accelerated route to have tunnel MTU mtu.
+func waitRouteMTU(t *testing.T, ns *netlab.NS, mtu int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, err := ns.IP("-6", "route", "show", "proto", "0xb6")
+		must(t, err)
+		if strings.Contains(out, fmt.Sprintf("mtu lock %d", mtu)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("route not updated to MTU %d: %s", mtu, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func waitPTB(t *testing.T, ic *icmp.PacketConn, want int) {
@@ -482,11 +497,11 @@ func (l *lab) testOuterHeader(t *testing.T, kind tunnel.Kind) {
 		if err != nil {
 			return err
 		}
-		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM, int(htons(unix.ETH_P_ALL)))
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM, int(netif.Htons(unix.ETH_P_ALL)))
 		if err != nil {
 			return err
 		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: netif.Htons(unix.ETH_P_ALL), Ifindex: ifi.Index})
 	}))
 	defer unix.Close(fd)
 	tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
@@ -563,8 +578,6 @@ func (l *lab) checkOuter(t *testing.T, kind tunnel.Kind, p []byte, hdr int) {
 		t.Errorf("outer header, kernel path (+) vs Tunnel.Encap (-):\n%s", d)
 	}
 }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // ipv4Checksum is RFC 1071's sum over h: 0 for a header whose checksum
 // field is right.

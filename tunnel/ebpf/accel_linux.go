@@ -188,24 +188,22 @@ func lpmKey(p netip.Prefix) [keySize]byte {
 	return k
 }
 
-// Update adds or changes the binding of prefix p (a home address /128 or
-// a mobile network prefix) to endpoint e, in the map both programs read.
-// On a home agent it also adds the accelerated route for p into the
-// tunnel, with the binding's tunnel MTU; a mobile node's routes (what it
-// sends through its home agent) are the caller's: Route. Kinds other than
-// IPv6 in IPv6 and 6in4 are refused (the forwarder keeps them).
-func (a *Accelerator) Update(p netip.Prefix, e tunnel.Endpoint) error {
+// Update adds or changes binding b (a home address /128 or a mobile
+// network prefix) in the map both programs read. On a home agent it also
+// adds the accelerated route for b's prefix into the tunnel, with b's
+// tunnel MTU (Binding.TunnelMTU, from the path MTU it has now); a mobile
+// node's routes (what it sends through its home agent) are the caller's:
+// Route. Kinds other than IPv6 in IPv6 and 6in4, and IPv4 home addresses,
+// are refused (the forwarder keeps them).
+func (a *Accelerator) Update(b *tunnel.Binding) error {
+	p, e := b.Prefix(), b.Endpoint()
 	if !p.Addr().Is6() || p.Addr().Is4In6() {
 		return fmt.Errorf("ebpf: %v: not an IPv6 prefix", p)
-	}
-	if err := e.Validate(); err != nil {
-		return err
 	}
 	v, err := a.template(e)
 	if err != nil {
 		return err
 	}
-	p = p.Masked()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.table == nil {
@@ -216,7 +214,7 @@ func (a *Accelerator) Update(p netip.Prefix, e tunnel.Endpoint) error {
 		return fmt.Errorf("ebpf: %v: %w", p, err)
 	}
 	if a.cfg.Tunnel.Role == tunnel.RoleHomeAgent && a.devIndex != 0 {
-		if err := a.route(p, netip.Addr{}, tunnelMTU(e)); err != nil {
+		if err := a.route(p, netip.Addr{}, b.TunnelMTU()); err != nil {
 			// All of the binding stays with the forwarder, and no map
 			// entry outlives the binding unknown to binds; the next
 			// Sync tries again.
@@ -227,14 +225,6 @@ func (a *Accelerator) Update(p netip.Prefix, e tunnel.Endpoint) error {
 	}
 	a.binds[p] = e
 	return nil
-}
-
-func tunnelMTU(e tunnel.Endpoint) int {
-	mtu := e.PathMTU
-	if mtu == 0 {
-		mtu = tunnel.DefaultPathMTU
-	}
-	return mtu - e.Kind.Overhead()
 }
 
 // binding returns the endpoint the map has for p.
@@ -269,11 +259,11 @@ func (a *Accelerator) Delete(p netip.Prefix) error {
 // are updated, bindings no longer in t deleted. Bindings of kinds the
 // programs do not handle are left to the forwarder.
 func (a *Accelerator) Sync(t *tunnel.Table) error {
-	want := map[netip.Prefix]tunnel.Endpoint{}
+	want := map[netip.Prefix]*tunnel.Binding{}
 	t.Range(func(b *tunnel.Binding) bool {
 		if k := b.Kind(); k == tunnel.KindIPv6 || k == tunnel.Kind6in4 {
 			if p := b.Prefix(); p.Addr().Is6() && !p.Addr().Is4In6() {
-				want[p] = b.Endpoint()
+				want[p] = b
 			}
 		}
 		return true
@@ -284,7 +274,7 @@ func (a *Accelerator) Sync(t *tunnel.Table) error {
 	for p, e := range a.binds {
 		if w, ok := want[p]; !ok {
 			gone = append(gone, p)
-		} else if w == e {
+		} else if w.Endpoint() == e {
 			delete(want, p)
 		}
 	}
@@ -292,8 +282,8 @@ func (a *Accelerator) Sync(t *tunnel.Table) error {
 	for _, p := range gone {
 		errs = append(errs, a.Delete(p))
 	}
-	for p, e := range want {
-		errs = append(errs, a.Update(p, e))
+	for _, b := range want {
+		errs = append(errs, a.Update(b))
 	}
 	return errors.Join(errs...)
 }

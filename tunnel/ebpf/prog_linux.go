@@ -6,7 +6,9 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 
+	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/tunnel"
 )
 
@@ -23,24 +25,29 @@ const (
 // Kernel constants the programs use (include/uapi/linux/bpf.h,
 // include/uapi/linux/pkt_cls.h).
 const (
-	lwtEncapIP      = 2   // BPF_LWT_ENCAP_IP
-	lwtOK           = 0   // BPF_OK: carry on with the route's own output (the tun device)
-	lwtDrop         = 2   // BPF_DROP
-	lwtReroute      = 128 // BPF_LWT_REROUTE: route again on the new outer header
-	adjRoomMAC      = 1   // BPF_ADJ_ROOM_MAC
-	adjFixedGSO     = 1 << 0
-	adjDecapL3IPv6  = 1 << 8 // BPF_F_ADJ_ROOM_DECAP_L3_IPV6 (Linux 6.3)
-	recomputeCsum   = 1      // BPF_F_RECOMPUTE_CSUM
-	tcxNext         = -1     // TCX_NEXT: not ours, unchanged
-	tcxPass         = 0      // TCX_PASS
-	tcxDrop         = 2      // TCX_DROP
-	packetHost      = 0      // PACKET_HOST (include/uapi/linux/if_packet.h)
-	ethHdrLen       = 14
-	ip6HdrLen       = 40
-	ip4HdrLen       = 20
-	protoIPv6Encap  = 41
-	etherTypeIPv6LE = 0xdd86 // 0x86dd as a little-endian load of the wire octets
-	etherTypeIPv4LE = 0x0008 // 0x0800 likewise
+	lwtEncapIP     = 2   // BPF_LWT_ENCAP_IP
+	lwtOK          = 0   // BPF_OK: carry on with the route's own output (the tun device)
+	lwtDrop        = 2   // BPF_DROP
+	lwtReroute     = 128 // BPF_LWT_REROUTE: route again on the new outer header
+	adjRoomMAC     = 1   // BPF_ADJ_ROOM_MAC
+	adjFixedGSO    = 1 << 0
+	adjDecapL3IPv6 = 1 << 8 // BPF_F_ADJ_ROOM_DECAP_L3_IPV6 (Linux 6.3)
+	recomputeCsum  = 1      // BPF_F_RECOMPUTE_CSUM
+	tcxNext        = -1     // TCX_NEXT: not ours, unchanged
+	tcxPass        = 0      // TCX_PASS
+	tcxDrop        = 2      // TCX_DROP
+	packetHost     = 0      // PACKET_HOST (include/uapi/linux/if_packet.h)
+	ethHdrLen      = 14
+	ip6HdrLen      = 40
+	ip4HdrLen      = 20
+	protoIPv6Encap = 41
+)
+
+// The ethertypes as a 16-bit load of the frame's octets finds them: in
+// network order in memory (0x86dd is 0xdd86 on a little-endian host).
+var (
+	etherTypeIPv6 = int32(netif.Htons(unix.ETH_P_IPV6))
+	etherTypeIPv4 = int32(netif.Htons(unix.ETH_P_IP))
 )
 
 // The encapsulation map: an LPM trie keyed by the binding's prefix (home
@@ -375,8 +382,8 @@ func decapInsns(cfg tunnel.Config, table, counters int) asm.Instructions {
 		asm.Add.Imm(asm.R1, ethHdrLen),
 		asm.JGT.Reg(asm.R1, asm.R8, other),
 		asm.LoadMem(asm.R1, asm.R7, 12, asm.Half),
-		asm.JEq.Imm(asm.R1, etherTypeIPv6LE, v6),
-		asm.JEq.Imm(asm.R1, etherTypeIPv4LE, v4),
+		asm.JEq.Imm(asm.R1, etherTypeIPv6, v6),
+		asm.JEq.Imm(asm.R1, etherTypeIPv4, v4),
 		// Not a tunnel packet: uncounted, so that the counters say what
 		// became of the tunnel's packets only.
 		asm.Mov.Imm(asm.R0, tcxNext).WithSymbol(other),
@@ -541,7 +548,7 @@ func decapInsns(cfg tunnel.Config, table, counters int) asm.Instructions {
 		)
 		if outer4 {
 			g.emit(
-				asm.StoreImm(asm.RFP, decType, etherTypeIPv6LE, asm.Half),
+				asm.StoreImm(asm.RFP, decType, int64(etherTypeIPv6), asm.Half),
 				asm.Mov.Reg(asm.R1, asm.R6),
 				asm.Mov.Imm(asm.R2, 12),
 				asm.Mov.Reg(asm.R3, asm.RFP),

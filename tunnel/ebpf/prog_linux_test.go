@@ -31,6 +31,16 @@ var (
 	bad4  = netip.MustParseAddr("192.0.2.3")
 )
 
+// bindingOf returns the binding a table makes of p and e, for Update.
+func bindingOf(t *testing.T, p netip.Prefix, e tunnel.Endpoint) *tunnel.Binding {
+	t.Helper()
+	tab := tunnel.NewTable(1)
+	if err := tab.Set(p, e); err != nil {
+		t.Fatal(err)
+	}
+	return tab.Lookup(p.Addr())
+}
+
 // haBindings are the home agent's bindings of the program tests: a home
 // address and a mobile network prefix over IPv6 in IPv6, another home
 // address over 6in4.
@@ -219,7 +229,7 @@ func counterDiff(before, after Counters) map[string]uint64 {
 func TestDecapProgram(t *testing.T) {
 	ha := newTestAccelerator(t, tunnel.RoleHomeAgent)
 	for p, e := range haBindings {
-		if err := ha.Update(p, e); err != nil {
+		if err := ha.Update(bindingOf(t, p, e)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -320,7 +330,7 @@ func TestDecapProgram(t *testing.T) {
 // only.
 func TestDecapProgramMobileNode(t *testing.T) {
 	mn := newTestAccelerator(t, tunnel.RoleMobileNode)
-	if err := mn.Update(netip.PrefixFrom(hoa, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: mn6, Remote: ha6}); err != nil {
+	if err := mn.Update(bindingOf(t, netip.PrefixFrom(hoa, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: mn6, Remote: ha6})); err != nil {
 		t.Fatal(err)
 	}
 	good := pkt{outerSrc: ha6, outerDst: mn6, innerSrc: cn, innerDst: hoa}

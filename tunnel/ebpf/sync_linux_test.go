@@ -13,46 +13,6 @@ import (
 	"github.com/gomip6/gomip6/tunnel"
 )
 
-// TestTableChanges: Table.Changes signals Set and Delete, coalesced, and
-// not the calls that change nothing.
-func TestTableChanges(t *testing.T) {
-	tab := tunnel.NewTable(1)
-	c := tab.Changes()
-	if c != tab.Changes() {
-		t.Fatal("Changes returned two channels")
-	}
-	pending := func() bool {
-		select {
-		case <-c:
-			return true
-		default:
-			return false
-		}
-	}
-	e := tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: ha6, Remote: mn6}
-	if err := tab.Set(netip.PrefixFrom(hoa, 128), e); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.Set(mnp, e); err != nil {
-		t.Fatal(err)
-	}
-	if !pending() || pending() {
-		t.Error("two Sets: want one coalesced signal")
-	}
-	if tab.Delete(netip.PrefixFrom(other, 128)); pending() {
-		t.Error("Delete of nothing signalled")
-	}
-	if err := tab.Set(netip.PrefixFrom(other, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6}); err == nil || pending() {
-		t.Errorf("invalid Set: %v, signalled %v", err, !pending())
-	}
-	if !tab.Delete(mnp) || !pending() {
-		t.Error("Delete of a prefix not signalled")
-	}
-	if !tab.Delete(netip.PrefixFrom(hoa, 128)) || !pending() {
-		t.Error("Delete of a host not signalled")
-	}
-}
-
 // TestSync: Sync mirrors the table into the map, kinds the programs do
 // not handle left out, and removes what left the table.
 func TestSync(t *testing.T) {
@@ -93,11 +53,11 @@ func TestSync(t *testing.T) {
 	if got := mapEntries(t, a); got != 2 {
 		t.Errorf("%d map entries, want 2", got)
 	}
-	if err := a.Update(netip.PrefixFrom(other, 128), udp); err == nil {
+	if err := a.Update(bindingOf(t, netip.PrefixFrom(other, 128), udp)); err == nil {
 		t.Error("Update accepted udp4")
 	}
 	a.Close()
-	if err := a.Update(netip.PrefixFrom(hoa, 128), v6); !errors.Is(err, ErrClosed) {
+	if err := a.Update(bindingOf(t, netip.PrefixFrom(hoa, 128), v6)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Update after Close: %v", err)
 	}
 	if err := a.Close(); err != nil {
