@@ -360,6 +360,9 @@ func (m *Movement) RouterAdvertisement(iface string, src netip.Addr, ra *mip6.Ro
 	if ra.RouterLifetime <= 0 {
 		if i >= 0 {
 			s.routers = slices.Delete(s.routers, i, i+1)
+			if len(s.routers) == 0 && s.rs.next.IsZero() {
+				s.rs.restart(now)
+			}
 		}
 		return m.evaluate(now, "router "+src.String()+" on "+iface+" withdrew")
 	}
@@ -620,33 +623,4 @@ func (m *Movement) evaluate(now time.Time, reason string) []MoveEvent {
 	next.Reason = reason
 	m.cur = next
 	return []MoveEvent{next}
-}
-
-// CareOfValidUntil returns when care-of address coa on iface stops being
-// valid: the end of the valid lifetime of the prefix it was formed from,
-// as the live routers of iface last advertised it (the latest of them
-// when several advertise it, since the address stays valid while any
-// does). Zero means infinite, or nothing known of coa. RFC 6275 §11.7.1
-// and §11.7.2 bound Binding Update lifetimes by it
-// (Registration.SetCareOfValidUntil).
-func (m *Movement) CareOfValidUntil(iface string, coa netip.Addr) time.Time {
-	s := m.iface(iface)
-	if s == nil {
-		return time.Time{}
-	}
-	var until time.Time
-	for _, r := range s.routers {
-		for _, p := range r.prefixes {
-			if !p.p.Contains(coa.WithZone("")) {
-				continue
-			}
-			if p.expires.IsZero() {
-				return time.Time{}
-			}
-			if p.expires.After(until) {
-				until = p.expires
-			}
-		}
-	}
-	return until
 }

@@ -54,14 +54,19 @@ func (s *rsState) stop() { *s = rsState{} }
 // rnd returns a uniform value in [0, 1).
 func (s *rsState) advance(now time.Time, rnd func() float64) {
 	s.sent++
-	if s.sent < MaxRtrSolicitations {
-		s.next = now.Add(RtrSolicitationInterval)
-		return
-	}
-	// RFC 7559 §2 (the RFC 3315 §14 algorithm): RT = 2*RTprev +
-	// RAND*RTprev, RAND in [-0.1, 0.1]; beyond MRT, RT = MRT + RAND*MRT.
+	// RFC 7559 §2 takes RFC 3315 §14's algorithm: RAND in [-0.1, 0.1],
+	// RT = IRT + RAND*IRT first, then RT = 2*RTprev + RAND*RTprev, and
+	// beyond MRT, RT = MRT + RAND*MRT. The jitter keeps hosts that came
+	// up together (a switch reboot) from soliciting in step.
 	jitter := func(d time.Duration) time.Duration {
 		return time.Duration((rnd()*0.2 - 0.1) * float64(d))
+	}
+	if s.sent < MaxRtrSolicitations {
+		// RFC 4861 §6.3.7's first solicitations, RTR_SOLICITATION_
+		// INTERVAL apart (jittered as IRT is): a mobile node wants
+		// its router fast, so the doubling starts after them.
+		s.next = now.Add(RtrSolicitationInterval + jitter(RtrSolicitationInterval))
+		return
 	}
 	prev := s.rt
 	if prev == 0 {

@@ -47,8 +47,9 @@ func TestSolicitationSchedule(t *testing.T) {
 	}{
 		// RFC 4861: at once, +4 s, +4 s; then RFC 7559's doubling.
 		{"no jitter", 0.5, []time.Duration{0, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 64 * time.Second}},
-		// RAND = -0.1: RT = 2*RTprev - 0.1*RTprev = 1.9*RTprev.
-		{"low jitter", 0, []time.Duration{0, 4 * time.Second, 8 * time.Second, 15600 * time.Millisecond, 30040 * time.Millisecond, 57476 * time.Millisecond}},
+		// RAND = -0.1: 0.9*IRT for the first two, then RT =
+		// 2*RTprev - 0.1*RTprev = 1.9*RTprev from IRT.
+		{"low jitter", 0, []time.Duration{0, 3600 * time.Millisecond, 7200 * time.Millisecond, 14800 * time.Millisecond, 29240 * time.Millisecond, 56676 * time.Millisecond}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMovementRand(t, tc.rnd)
@@ -159,6 +160,19 @@ func TestSolicitationRouterLost(t *testing.T) {
 	}
 	if got := m.Solicitations(at); !slices.Equal(got, []string{"eth0"}) {
 		t.Errorf("after the router was lost: %v, want eth0", got)
+	}
+	// A router that withdraws (Router Lifetime 0) leaving the link
+	// without one: the same.
+	now := at.Add(time.Second)
+	m.RouterAdvertisement("eth0", rtrA, advert(pfxA, 0), now)
+	if got := m.Solicitations(now.Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("soliciting with a router: %v", got)
+	}
+	ra := advert(pfxA, 0)
+	ra.RouterLifetime = 0
+	m.RouterAdvertisement("eth0", rtrA, ra, now)
+	if got := m.Solicitations(now); !slices.Equal(got, []string{"eth0"}) {
+		t.Errorf("after the last router withdrew: %v, want eth0", got)
 	}
 }
 

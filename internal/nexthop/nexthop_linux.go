@@ -35,7 +35,25 @@ type Resolver struct {
 	seq uint32
 	req []byte
 	buf []byte
+	// ether caches whether a link is Ethernet, for linkTTL: an
+	// RTM_GETLINK per neighbour query would double the round trips
+	// (and take RTNL), for something that does not change while the
+	// link exists.
+	ether map[int32]linkKind
 }
+
+// linkKind is a cached link type.
+type linkKind struct {
+	ether bool
+	at    time.Time
+}
+
+// linkTTL bounds how long a link's type is trusted: an interface index
+// freed and reused by a link of another type is seen within it.
+const linkTTL = 30 * time.Second
+
+// maxLinks bounds the link-type cache (emptied when full: links are few).
+const maxLinks = 256
 
 // NewResolver opens the netlink sockets.
 func NewResolver() (*Resolver, error) {
@@ -60,7 +78,7 @@ func NewResolver() (*Resolver, error) {
 		h.Close()
 		return nil, err
 	}
-	return &Resolver{nl: h, fd: fd, buf: make([]byte, 4096)}, nil
+	return &Resolver{nl: h, fd: fd, buf: make([]byte, 4096), ether: map[int32]linkKind{}}, nil
 }
 
 // Close releases the sockets.
@@ -108,6 +126,26 @@ func (r *Resolver) Route(dst, src netip.Addr, ifindex int) (Hop, bool) {
 	return h, true
 }
 
+// isEther reports whether link ifindex is Ethernet, from the cache when
+// fresh. r.mu is held.
+func (r *Resolver) isEther(ifindex int32) bool {
+	now := time.Now()
+	if k, ok := r.ether[ifindex]; ok && now.Sub(k.at) < linkTTL {
+		return k.ether
+	}
+	l, err := r.nl.LinkByIndex(int(ifindex))
+	if err != nil {
+		delete(r.ether, ifindex)
+		return false
+	}
+	if len(r.ether) >= maxLinks {
+		clear(r.ether)
+	}
+	k := linkKind{ether: l.Attrs().EncapType == "ether", at: now}
+	r.ether[ifindex] = k
+	return k.ether
+}
+
 // Neigh asks the kernel for h's neighbour entry alone (RTM_GETNEIGH
 // without NLM_F_DUMP, as "ip neigh get" does; Linux 5.0 and later), not
 // for a dump of the link's whole table.
@@ -118,8 +156,7 @@ func (r *Resolver) Neigh(h Hop) Entry {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l, err := r.nl.LinkByIndex(int(h.Ifindex))
-	if err != nil || l.Attrs().EncapType != "ether" {
+	if !r.isEther(h.Ifindex) {
 		return Entry{}
 	}
 	r.seq++

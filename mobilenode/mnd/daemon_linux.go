@@ -316,6 +316,8 @@ type engine struct {
 	dna dnaState
 	// nud is the default routers' reachability (nud_linux.go).
 	nud nudState
+	// addrLft are the access interfaces' address lifetimes (lifetime.go).
+	addrLft addrLifetimes
 	// has is the DHAAD home agent list (hafallback.go), mps the mobile
 	// prefix discovery (mps.go, mps_linux.go).
 	has haCandidates
@@ -344,6 +346,7 @@ func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 		rsPending: map[string]bool{},
 		routers:   map[string]netip.Addr{},
 		raSeen:    map[string][]netip.Addr{},
+		addrLft:   addrLifetimes{},
 	}
 	defer func() {
 		if err != nil {
@@ -773,6 +776,7 @@ func (r *engine) onAddr(u netlink.AddrUpdate) {
 		return
 	}
 	now := time.Now()
+	r.addrLft.note(a, u.ValidLft, u.NewAddr && u.Flags&unix.IFA_F_DADFAILED == 0, now)
 	usable := u.NewAddr && u.Flags&unix.IFA_F_DADFAILED == 0 &&
 		(u.Flags&unix.IFA_F_TENTATIVE == 0 || u.Flags&unix.IFA_F_OPTIMISTIC != 0)
 	switch {
@@ -1076,7 +1080,7 @@ func (r *engine) sendBU(p *mobilenode.BUPacket) {
 		return
 	}
 	r.d.count(func(c *Counters) { c.BUSent++ })
-	if p.RetransmitNumber > 0 && !r.atHome {
+	if p.RetransmitNumber > 0 && !r.atHome && r.cur.CareOf.Is6() {
 		// No acknowledgement through the current router: let NUD
 		// check it now rather than in up to 50 s (nud_linux.go).
 		r.probeRouters(r.cur.Interface, "binding update retransmitted")

@@ -439,8 +439,9 @@
 //
 // Binding lifetimes (§11.7.1, §11.7.2; lifetime.go): no Binding Update
 // asks for more than what is left of the home prefix's valid lifetime, as
-// last advertised, nor of the valid lifetime of the prefix the care-of
-// address was formed from, as the access link's routers advertise it; a
+// last advertised, nor of the care-of address's valid lifetime as the
+// kernel holds it (RFC 4862 §5.5.3 e: an RA cannot cut it below two
+// hours, so a router advertising seconds cannot stop registration); a
 // binding in place that would outlive a shortened lifetime is refreshed
 // with the shorter one at once. With less than 4 s (one lifetime unit)
 // left the node sends no Binding Update (a lifetime of 0 would delete the
@@ -455,12 +456,8 @@
 // A home link renumbering is only reported: forming a home address from a
 // new prefix with the same interface identifier and registering it
 // (§11.4.3) is not done, nor is the home address removed from mip0 when
-// its valid lifetime runs out (the node only stops registering it); a
-// reload that re-registers sends its first Binding Update before the
-// bounds are given again (the next RA or timer does). The care-of
-// address's bound is its prefix's advertised valid lifetime, not the
-// kernel's for the address (RFC 4862 §5.5.3 e keeps an address at least
-// two hours when an RA shortens it). No IPsec on the
+// its valid lifetime runs out (the node only stops registering it). No
+// IPsec on the
 // solicitation and advertisement (§11.4.2 SHOULD). No mobile prefix
 // discovery over an IPv4 care-of address. Home agent
 // discovery over IPv4: an IPv4 care-of address needs home_agent in

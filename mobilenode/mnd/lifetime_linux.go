@@ -27,12 +27,12 @@ func (r *engine) boundMoves(evs []mobilenode.MoveEvent) []mobilenode.MoveEvent {
 	if len(evs) > 0 {
 		cur = evs[len(evs)-1]
 	}
-	// The Movement knows the prefixes of IPv6 care-of addresses only;
-	// an IPv4 one (RFC 5555, dsmip_linux.go) is not bounded.
-	if r.reg == nil || cur.Kind != mobilenode.MovedTo || !cur.CareOf.Is6() {
+	// IPv6 care-of addresses only: an IPv4 one (RFC 5555,
+	// dsmip_linux.go) is not bounded.
+	if cur.Kind != mobilenode.MovedTo || !cur.CareOf.Is6() {
 		return evs
 	}
-	until := r.mov.CareOfValidUntil(cur.Interface, cur.CareOf)
+	until := r.addrLft.until(cur.CareOf)
 	r.output(r.reg.SetCareOfValidUntil(cur.CareOf, until, now))
 	return evs
 }
@@ -58,7 +58,7 @@ func (r *engine) addressInvalid(e mobilenode.Event) {
 			daemon.HA(r.cfg.HomeAgent), zap.Time("valid_until", until))
 		return
 	}
-	r.log.Warn("care-of address about to become invalid (its prefix's valid lifetime is ending): not registering it",
+	r.log.Warn("care-of address about to become invalid (its valid lifetime is ending): not registering it",
 		zap.String("event", "care_of_invalid"), daemon.HoA(r.cfg.HomeAddress), daemon.CoA(e.CareOf),
 		daemon.HA(r.cfg.HomeAgent), daemon.Iface(r.cur.Interface))
 }

@@ -20,8 +20,8 @@ import (
 // bounds without sockets: a registered node whose home prefix the home
 // agent withdraws (a Mobile Prefix Advertisement with valid lifetime 0)
 // stops registering, logs "home_address_invalid" and shows it in the
-// status; the care-of address's bound comes from the Movement's prefixes
-// and applies to the move's first Binding Update.
+// status; the care-of address's bound comes from the kernel's lifetime of
+// the address and applies to the move's first Binding Update.
 func TestEngineLifetimeBounds(t *testing.T) {
 	mn, err := conf.ParseMN([]byte(fmt.Sprintf(`
 id = "mn@example"
@@ -35,7 +35,7 @@ lifetime = "60s"
 `, base64.StdEncoding.EncodeToString(testKey))))
 	must(t, err)
 	core, logs := observer.New(zap.InfoLevel)
-	r := &engine{d: &Daemon{}, fileCfg: mn, cfg: mn, log: zap.New(core)}
+	r := &engine{d: &Daemon{}, fileCfg: mn, cfg: mn, log: zap.New(core), addrLft: addrLifetimes{}}
 	must(t, r.newCores(r.cfg))
 	r.mov, err = mobilenode.NewMovement(mobilenode.MovementConfig{Interfaces: mn.Interfaces, HomePrefix: mn.HomePrefix, HomeAddress: mn.HomeAddress})
 	must(t, err)
@@ -55,9 +55,8 @@ lifetime = "60s"
 	if len(evs) != 1 || evs[0].Kind != mobilenode.MovedTo || evs[0].CareOf != coaA {
 		t.Fatalf("movement: %+v", evs)
 	}
-	if got := r.mov.CareOfValidUntil("a0", coaA); !got.Equal(now.Add(30 * time.Second)) {
-		t.Fatalf("CareOfValidUntil %v, want %v", got, now.Add(30*time.Second))
-	}
+	// The kernel's lifetime for the address (an RTM_NEWADDR).
+	r.addrLft.note(coaA, 30, true, now)
 	// What moves does first: the bounds, then Moved.
 	r.boundMoves(evs)
 	r.cur = evs[0]
@@ -106,7 +105,7 @@ lifetime = "60s"
 		_, err := r.reg.HandleMH(mobilenode.Packet{Src: r.cfg.HomeAgent, Dst: coaA, RoutingHome: r.cfg.HomeAddress, MH: acceptBA(t, o.Send, now)}, now)
 		return err
 	}())
-	r.mov.RouterAdvertisement("a0", routerA, ra("2001:db8:a::/64", 2*time.Second), now)
+	r.addrLft.note(coaA, 2, true, now)
 	r.boundMoves(nil)
 	if st := r.reg.State(); st != mobilenode.AddressInvalid || logs.FilterField(zap.String("event", "care_of_invalid")).Len() != 1 {
 		t.Fatalf("state %v, logs %v", st, logMessages(logs))

@@ -1,6 +1,7 @@
 package mnd
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -46,5 +47,31 @@ func TestHomePrefixStatusInvalid(t *testing.T) {
 	inf := homePrefix{At: at, Seen: true, Valid: mip6.NDInfiniteLifetime, Preferred: mip6.NDInfiniteLifetime}
 	if inf.status(mpsHome, at.Add(1000*time.Hour)).HomeAddressInvalid {
 		t.Error("an infinite valid lifetime ran out")
+	}
+}
+
+func TestAddrLifetimes(t *testing.T) {
+	now := time.Unix(1000, 0)
+	a := netip.MustParseAddr("2001:db8:a::1")
+	l := addrLifetimes{}
+	if got := l.until(a); !got.IsZero() {
+		t.Errorf("unknown address: %v", got)
+	}
+	l.note(a, 7200, true, now)
+	if got := l.until(a); !got.Equal(now.Add(2 * time.Hour)) {
+		t.Errorf("7200 s: %v", got)
+	}
+	l.note(a.WithZone("a0"), 30, true, now)
+	if got := l.until(a); !got.Equal(now.Add(30 * time.Second)) {
+		t.Errorf("zoned update: %v", got)
+	}
+	l.note(a, infiniteLft, true, now)
+	if got := l.until(a); !got.IsZero() {
+		t.Errorf("infinite: %v", got)
+	}
+	l.note(a, 30, true, now)
+	l.note(a, 0, false, now)
+	if got, n := l.until(a), len(l); !got.IsZero() || n != 0 {
+		t.Errorf("removed: %v, %d entries", got, n)
 	}
 }

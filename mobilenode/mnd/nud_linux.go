@@ -56,17 +56,28 @@ type nudState struct {
 	sub chan netlink.NeighUpdate // the subscription's channel, drained at teardown
 	// probed is when each interface's routers were last set to PROBE.
 	probed map[string]time.Time
+	errcb  func(error)
 }
+
+// nudRcvBuf is the neighbour subscription's receive buffer: neighbour
+// events come in bursts (a link's entries flushed at once, a busy LAN),
+// and a buffer overrun ends a vishvananda/netlink subscription.
+const nudRcvBuf = 1 << 20
 
 // nudStart subscribes to the kernel's neighbour events.
 func (r *engine) nudStart(errcb func(error)) error {
 	r.nud.probed = map[string]time.Time{}
-	r.nud.ch = make(chan netlink.NeighUpdate, 64)
-	if err := netlink.NeighSubscribeWithOptions(r.nud.ch, r.done, netlink.NeighSubscribeOptions{ErrorCallback: errcb}); err != nil {
-		r.nud.ch = nil
+	r.nud.errcb = errcb
+	return r.nudSubscribe()
+}
+
+func (r *engine) nudSubscribe() error {
+	ch := make(chan netlink.NeighUpdate, 256)
+	opts := netlink.NeighSubscribeOptions{ErrorCallback: r.nud.errcb, ReceiveBufferSize: nudRcvBuf}
+	if err := netlink.NeighSubscribeWithOptions(ch, r.done, opts); err != nil {
 		return err
 	}
-	r.nud.sub = r.nud.ch
+	r.nud.ch, r.nud.sub = ch, ch
 	return nil
 }
 
@@ -85,8 +96,16 @@ func (r *engine) nudTeardown() {
 // interface whose entry went FAILED is unreachable.
 func (r *engine) onNeigh(u netlink.NeighUpdate, ok bool) {
 	if !ok {
-		r.nud.ch = nil
-		r.log.Error("neighbour event subscription ended")
+		// The subscription ends on any receive error (an overrun
+		// included): subscribe again, it holds no state. Events lost
+		// meanwhile are a FAILED router noticed at its next probe.
+		r.nud.ch, r.nud.sub = nil, nil
+		r.d.count(func(c *Counters) { c.NeighResubscribes++ })
+		if err := r.nudSubscribe(); err != nil {
+			r.log.Error("neighbour events: subscribing again failed; default router reachability is not watched", zap.Error(err))
+			return
+		}
+		r.log.Warn("neighbour event subscription ended; subscribed again")
 		return
 	}
 	if u.Type != unix.RTM_NEWNEIGH || u.State != unix.NUD_FAILED || u.Family != unix.AF_INET6 {
@@ -143,7 +162,11 @@ func (r *engine) probeRouters(iface, why string) {
 			n.State&(unix.NUD_REACHABLE|unix.NUD_STALE|unix.NUD_DELAY) == 0 {
 			continue
 		}
-		p := netlink.Neigh{LinkIndex: idx, Family: netlink.FAMILY_V6, IP: n.IP, HardwareAddr: n.HardwareAddr, State: unix.NUD_PROBE}
+		// The router flag goes along: a request without NTF_ROUTER
+		// clears it (RFC 4861 §7.2.5's IsRouter is the kernel's, not
+		// ours to change).
+		p := netlink.Neigh{LinkIndex: idx, Family: netlink.FAMILY_V6, IP: n.IP, HardwareAddr: n.HardwareAddr,
+			State: unix.NUD_PROBE, Flags: n.Flags & netlink.NTF_ROUTER}
 		if err := r.h.NeighSet(&p); err != nil {
 			r.log.Debug("router probe not started", daemon.Iface(iface), zap.Stringer("router", a), zap.Error(err))
 			continue

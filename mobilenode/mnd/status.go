@@ -121,6 +121,9 @@ type Counters struct {
 	// RoutersUnreachable counts default routers that Neighbor
 	// Unreachability Detection found unreachable (nud_linux.go).
 	RoutersUnreachable uint64
+	// NeighResubscribes counts neighbour event subscriptions that ended
+	// (a receive error) and were made again.
+	NeighResubscribes uint64
 	// Mobile prefix discovery and home agent fallback (mps_linux.go):
 	// Mobile Prefix Solicitations sent, Mobile Prefix Advertisements
 	// accepted, and moves to another home agent of the DHAAD list.
@@ -165,6 +168,7 @@ func writeMetrics(w io.Writer, st Status, c Counters, tc *tunnel.Snapshot) error
 	m.Counter("mip6_mn_mobile_prefix_solicitations_total", "Mobile Prefix Solicitations sent to the home agent.", c.MPSSent)
 	m.Counter("mip6_mn_mobile_prefix_advertisements_total", "Mobile Prefix Advertisements from the home agent accepted.", c.MPAAccepted)
 	m.Counter("mip6_mn_home_agent_fallbacks_total", "Moves to the next home agent of the DHAAD list (silence or refusal).", c.HAFallbacks)
+	m.Counter("mip6_mn_neighbour_resubscribes_total", "Neighbour event subscriptions that ended on a receive error and were made again.", c.NeighResubscribes)
 	m.Counter("mip6_mn_routers_unreachable_total", "Default routers of access links found unreachable by neighbor unreachability detection.", c.RoutersUnreachable)
 	m.Counter("mip6_mn_carrier_flaps_total", "Carrier losses of access interfaces seen only in the carrier down count (a flap the link events missed).", c.CarrierFlaps)
 	m.Counter("mip6_mn_router_advertisements_total", "Valid Router Advertisements received.", c.RAReceived)
