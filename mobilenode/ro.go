@@ -244,36 +244,25 @@ type roPeer struct {
 	// this run, so it does route optimization (ParameterProblem).
 	accepted bool
 
-	// lv is the direct-path liveness check; mhIn counts the Mobility
-	// Headers the correspondent sent us directly (to the care-of
-	// address), which prove the path as data packets do.
-	lv   roLive
-	mhIn uint64
+	// lv is the direct-path liveness check, lvNext its next poll; mhIn
+	// counts the Mobility Headers the correspondent sent us directly (to
+	// the care-of address), which prove the path as data packets do.
+	lv     Liveness
+	lvNext time.Time
+	mhIn   uint64
 }
 
-// roLive is the direct-path liveness check of one correspondent. RFC
+// The direct-path liveness check (Liveness, one per correspondent): RFC
 // 6275 has the mobile node notice a correspondent that lost its binding
 // only through a Binding Error (§9.3.1, §11.3.6) or an ICMP error
-// (§11.3.5), both
-// of which a firewall, or a crashed correspondent daemon's leftover
-// filter, can swallow: the binding then looks good until it expires (up
-// to MAX_RR_BINDING_LIFETIME, 420 s) while everything sent directly is
-// lost. The check treats a direct path that carries packets out and
-// nothing back for win as lost.
-type roLive struct {
-	active  bool
-	out, in uint64
-	// waiting is the poll before the one that first saw a packet go
-	// out with nothing back since (zero: nothing unanswered): the
-	// earliest it can have left. polled is the last poll, next the
-	// next one.
-	waiting, polled, next time.Time
-	// win is the window; it doubles (to ROLivenessMax) each time the
-	// check trips, and returns to the configured one once something
-	// comes back directly, so that a flow that only sends (which no
-	// path answers) costs a fall-back ever more rarely.
-	win time.Duration
-}
+// (§11.3.5), both of which a firewall, or a crashed correspondent
+// daemon's leftover filter, can swallow: the binding then looks good
+// until it expires (up to MAX_RR_BINDING_LIFETIME, 420 s) while
+// everything sent directly is lost. The check treats a direct path that
+// carries packets out and nothing back for its window as lost, falls
+// back to the home tunnel and widens the window (to ROLivenessMax) until
+// something comes back directly, so that a flow that only sends (which
+// no path answers) costs a fall-back ever more rarely.
 
 // RouteOptimizer runs route optimization with every correspondent the
 // policy names. The daemon tells it where the node is (Away with a
@@ -583,8 +572,8 @@ func (o *RouteOptimizer) NextTimer() (time.Time, bool) {
 		earliest(p.cotiRetx)
 		earliest(p.buRetx)
 		earliest(p.e.Expires)
-		if p.lv.active {
-			earliest(p.lv.next)
+		if p.lv.Active() {
+			earliest(p.lvNext)
 		}
 		switch p.e.State {
 		case ROBound:
@@ -643,9 +632,8 @@ func (o *RouteOptimizer) Timer(now time.Time) ROOutput {
 			o.sendBU(&out, p, now, e.State == RODeregistering)
 			continue
 		}
-		if p.lv.active && due(p.lv.next, now) && o.liveLost(p, now) {
-			win := p.lv.win
-			p.lv.win = min(2*win, ROLivenessMax)
+		if p.lv.Active() && due(p.lvNext, now) && o.liveLost(p, now) {
+			win := p.lv.Widen()
 			out.Events = append(out.Events, ROEvent{Kind: RODirectSilent, Correspondent: e.Correspondent,
 				CareOf: e.BoundCareOf, Lifetime: win, Reason: roSilentReason})
 			// lost: the correspondent may have lost the binding
@@ -674,11 +662,9 @@ func (o *RouteOptimizer) liveStart(p *roPeer, now time.Time) {
 		return
 	}
 	out, in := o.cfg.DirectTraffic(p.e.Correspondent)
-	win := p.lv.win
-	if win == 0 {
-		win = o.cfg.Liveness
-	}
-	p.lv = roLive{active: true, out: out, in: in + p.mhIn, polled: now, next: now.Add(o.livePoll()), win: win}
+	p.lv.Window, p.lv.Max = o.cfg.Liveness, max(ROLivenessMax, o.cfg.Liveness)
+	p.lv.Start(now, out, in+p.mhIn)
+	p.lvNext = now.Add(o.livePoll())
 }
 
 // livePoll is how often the liveness check polls: a sixth of the window,
@@ -687,27 +673,14 @@ func (o *RouteOptimizer) liveStart(p *roPeer, now time.Time) {
 // the daemon).
 func (o *RouteOptimizer) livePoll() time.Duration { return o.cfg.Liveness / 6 }
 
-// liveLost polls p's direct traffic counters and reports whether the
-// direct path is lost: something went out win ago or more, and nothing
-// has come back since. Counters are compared at poll granularity: a
-// packet seen going out in the poll where something also came back
-// counts as answered, and an unanswered one is taken to have left just
-// after the previous poll (so the check trips at most a poll early
-// rather than a poll late).
+// liveLost polls p's direct traffic counters (and the Mobility Headers
+// that came directly) and reports whether the direct path is lost:
+// something went out a window ago or more, and nothing has come back
+// since (Liveness.Poll).
 func (o *RouteOptimizer) liveLost(p *roPeer, now time.Time) bool {
-	lv := &p.lv
-	prev := lv.polled
-	lv.polled, lv.next = now, now.Add(o.livePoll())
+	p.lvNext = now.Add(o.livePoll())
 	out, in := o.cfg.DirectTraffic(p.e.Correspondent)
-	in += p.mhIn
-	switch {
-	case in != lv.in:
-		lv.waiting, lv.win = time.Time{}, o.cfg.Liveness
-	case out != lv.out && lv.waiting.IsZero():
-		lv.waiting = prev
-	}
-	lv.out, lv.in = out, in
-	return !lv.waiting.IsZero() && now.Sub(lv.waiting) >= lv.win
+	return p.lv.Poll(now, out, in+p.mhIn)
 }
 
 // backoff doubles a retransmission timeout and reports whether it is
@@ -894,7 +867,7 @@ func (o *RouteOptimizer) direct(out *ROOutput, p *roPeer, on bool, reason string
 		return
 	}
 	p.e.Direct = on
-	p.lv.active = false
+	p.lv.Stop()
 	ev := ROEvent{Kind: ROTunnel, Correspondent: p.e.Correspondent, CareOf: p.e.BoundCareOf, Reason: reason}
 	if on {
 		ev = ROEvent{Kind: RODirect, Correspondent: p.e.Correspondent, CareOf: p.e.BoundCareOf, Lifetime: p.e.Lifetime}
@@ -1115,7 +1088,7 @@ func (o *RouteOptimizer) handleBA(p *roPeer, pk Packet, m *mip6.BindingAck, now 
 			o.direct(&out, p, false, "care-of address changed")
 		}
 		o.direct(&out, p, o.away && e.BoundCareOf == o.coa, "")
-		if e.Direct && !p.lv.active {
+		if e.Direct && !p.lv.Active() {
 			o.liveStart(p, now)
 		}
 	default:

@@ -675,8 +675,8 @@ func fatal(err error) bool {
 }
 
 // flushSend sends a batch and counts the outcome.
-func (f *Forwarder) flushSend(m *mmsg, pkts int) error {
-	if m.n == 0 {
+func (f *Forwarder) flushSend(m *sockBatch, pkts int) error {
+	if m.N == 0 {
 		return nil
 	}
 	failed, last, err := m.flush()
@@ -696,7 +696,7 @@ func (f *Forwarder) flushSend(m *mmsg, pkts int) error {
 
 // sender is one socket's send batch on one tun queue's goroutine.
 type sender struct {
-	m    *mmsg
+	m    *sockBatch
 	pkts int
 }
 
@@ -704,12 +704,12 @@ type sender struct {
 // first when it is full, and returns the message's index: the caller adds
 // the destination and control data.
 func (s *sender) start(f *Forwarder, pkt []byte) int {
-	if s.m.full(1) {
+	if s.m.Full(1) {
 		f.flushSend(s.m, s.pkts)
 		s.pkts = 0
 	}
-	i := s.m.begin()
-	s.m.addIov(i, pkt)
+	i := s.m.Begin()
+	s.m.AddIov(i, pkt)
 	s.pkts++
 	return i
 }
@@ -718,7 +718,7 @@ func newSender(s *sock, msgs, iovs int) *sender {
 	if s == nil {
 		return nil
 	}
-	return &sender{m: newMmsg(s, msgs, iovs, cmsgSpace)}
+	return &sender{m: newSockBatch(s, msgs, iovs, cmsgSpace)}
 }
 
 // txPath is one tun queue's outbound loop and its buffers.
@@ -854,22 +854,7 @@ func (q *txPath) handle(buf []byte, off int) {
 	case q.pkt != nil && (b.kind == KindIPv6 && q.kern6 != nil || b.kind == Kind6in4 && q.kern4 != nil) && q.l2For(b):
 		q.sendPacket(buf, off, b)
 	case b.kind == KindUDP4 && q.udp != nil:
-		if b.lport != q.f.cfg.UDPPort {
-			q.f.ctr.portMismatch.Add(1)
-			return
-		}
-		// Prepare makes the one MTU decision (RFC 2473 §7.1, RFC 4213
-		// §3.2.2) for this packet, whichever socket it then takes.
-		pkt, p, v := t.Prepare(buf, off, b)
-		switch v.Action {
-		case ActionSend:
-			q.addUDP(pkt, b, p.TOS)
-		case ActionSendFragmentable:
-			// The UDP socket sends with DF; this packet needs DF clear.
-			q.addFragmentable4(buf, off, pkt, b)
-		default:
-			q.verdict(buf, pkt, v)
-		}
+		q.sendUDP(buf, off, b)
 	case b.kind == Kind6in4 && q.kern4 != nil && !q.f.cfg.HeaderIncluded:
 		pkt, p, v := t.Prepare(buf, off, b)
 		switch v.Action {
@@ -931,18 +916,33 @@ func (q *txPath) handle4(buf []byte, off int) {
 		q.f.ctr.kindDisabled.Add(1)
 		return
 	}
+	q.sendUDP(buf, off, b)
+}
+
+// sendUDP queues the inner packet at buf[off:], IPv6 or IPv4, on b's UDP
+// encapsulation (RFC 5555 §4.1), a KindUDP4 binding of this forwarder's
+// port.
+func (q *txPath) sendUDP(buf []byte, off int, b *Binding) {
 	if b.lport != q.f.cfg.UDPPort {
 		q.f.ctr.portMismatch.Add(1)
 		return
 	}
-	pkt, p, v := t.Prepare(buf, off, b)
+	// Prepare makes the one MTU decision (RFC 2473 §7.1, RFC 4213
+	// §3.2.2) for this packet, whichever socket it then takes.
+	pkt, p, v := q.f.t.Prepare(buf, off, b)
 	switch v.Action {
 	case ActionSend:
 		q.addUDP(pkt, b, p.TOS)
 	case ActionSendFragmentable:
-		// DF clear and too big: the outer packet goes with DF clear
-		// too, header included.
+		// The UDP socket sends with DF; this packet needs DF clear
+		// (too big, and an IPv4 inner packet with DF clear, RFC 2473
+		// §7.1(a)): the outer packet goes with DF clear too, header
+		// included.
 		q.addFragmentable4(buf, off, pkt, b)
+	default:
+		// A Packet Too Big for an IPv6 inner packet; an IPv4 one only
+		// ever drops (prepare4 builds no ICMPv4).
+		q.verdict(buf, pkt, v)
 	}
 }
 
@@ -1013,7 +1013,7 @@ func (q *txPath) addKernel6(pkt []byte, b *Binding, tos uint8, dontFrag bool) {
 	s := q.kern6
 	i := s.start(q.f, pkt)
 	s.m.setName6(i, &b.remote)
-	c := s.m.control(i)
+	c := s.m.Control(i)
 	d, n := putCmsg(c, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)
 	copy(d[:16], b.local[:])
 	clear(d[16:])
@@ -1025,7 +1025,7 @@ func (q *txPath) addKernel6(pkt []byte, b *Binding, tos uint8, dontFrag bool) {
 		putNativeInt(d, 1)
 		n += l
 	}
-	s.m.setControl(i, n)
+	s.m.SetControl(i, n)
 }
 
 // addKernel4 queues an inner packet on the protocol-41 raw IPv4 socket,
@@ -1035,8 +1035,8 @@ func (q *txPath) addKernel4(pkt []byte, b *Binding, tos uint8) {
 	s := q.kern4
 	i := s.start(q.f, pkt)
 	s.m.setName4(i, &b.remote, 0)
-	n := putPktinfo4(s.m.control(i), &b.local, tos)
-	s.m.setControl(i, n)
+	n := putPktinfo4(s.m.Control(i), &b.local, tos)
+	s.m.SetControl(i, n)
 }
 
 // putPktinfo4 writes IP_PKTINFO (source address) and IP_TOS control
@@ -1070,8 +1070,8 @@ func (q *txPath) addUDP(pkt []byte, b *Binding, tos uint8) {
 	s := q.udp
 	r := &q.run
 	if r.open && r.remote == b.remote && r.rport == b.rport && r.local == b.local && r.tos == tos &&
-		len(pkt) <= r.size && r.segs < maxGSOSegments && r.tot+len(pkt) <= MaxPathMTU-OverheadUDP4 && s.m.niov < len(s.m.iovs) {
-		s.m.addIov(r.msg, pkt)
+		len(pkt) <= r.size && r.segs < maxGSOSegments && r.tot+len(pkt) <= MaxPathMTU-OverheadUDP4 && s.m.NIov < len(s.m.Iovs) {
+		s.m.AddIov(r.msg, pkt)
 		r.segs++
 		r.tot += len(pkt)
 		s.pkts++
@@ -1094,21 +1094,21 @@ func (q *txPath) closeRun() {
 	}
 	r.open = false
 	m := q.udp.m
-	c := m.control(r.msg)
+	c := m.Control(r.msg)
 	n := putPktinfo4(c, &r.local, r.tos)
 	if r.segs > 1 {
 		d, l := putCmsg(c[n:], unix.SOL_UDP, unix.UDP_SEGMENT, 2)
 		putNativeUint16(d, uint16(r.size))
 		n += l
 	}
-	m.setControl(r.msg, n)
+	m.SetControl(r.msg, n)
 }
 
 // flush sends every socket's batch and writes the replies.
 func (q *txPath) flush() error {
 	q.closeRun()
 	for _, s := range []*sender{q.hdr6, q.kern6, q.hdr4, q.kern4, q.udp, q.pkt} {
-		if s == nil || s.m.n == 0 {
+		if s == nil || s.m.N == 0 {
 			continue
 		}
 		if s == q.pkt {
@@ -1143,7 +1143,7 @@ type rxPath struct {
 	f    *Forwarder
 	kind Kind
 	dev  tun.Device
-	m    *mmsg
+	m    *sockBatch
 	bufs [][]byte
 	// wbufs are the tun.Write batch: slices of bufs (raw sockets, whole
 	// UDP datagrams) or of cbufs (segments of a UDP GRO train, copied
@@ -1167,7 +1167,7 @@ func (f *Forwarder) newRxPath(s *sock, kind Kind, d tun.Device, vnet bool) *rxPa
 	}
 	p := &rxPath{f: f, kind: kind, dev: d, bufs: make([][]byte, msgs), wbufs: make([][]byte, 0, f.cfg.BatchSize), lport: f.cfg.UDPPort,
 		vnet: vnet, file: d.File()}
-	p.m = newMmsg(s, msgs, msgs, cmsgSpace)
+	p.m = newSockBatch(s, msgs, msgs, cmsgSpace)
 	for i := range p.bufs {
 		if vnet {
 			// Room for the virtio-net and link-layer headers in front
@@ -1175,11 +1175,11 @@ func (f *Forwarder) newRxPath(s *sock, kind Kind, d tun.Device, vnet bool) *rxPa
 			p.bufs[i] = make([]byte, bufSize+vnetRoom)
 			// The virtio-net header lands in the headroom, the
 			// link-layer header and the outer packet from Headroom on.
-			p.m.prepareRecv(i, p.bufs[i][Headroom-vnetHdrLen:])
+			p.m.PrepareRecv(i, p.bufs[i][Headroom-vnetHdrLen:])
 			continue
 		}
 		p.bufs[i] = make([]byte, bufSize)
-		p.m.prepareRecv(i, p.bufs[i][Headroom:])
+		p.m.PrepareRecv(i, p.bufs[i][Headroom:])
 	}
 	if kind == KindUDP4 {
 		p.cbufs = make([][]byte, f.cfg.BatchSize)
@@ -1213,8 +1213,8 @@ func (p *rxPath) loop() error {
 // handleBatch decapsulates the received batch and writes it to the tun
 // device. It allocates nothing.
 func (p *rxPath) handleBatch() {
-	for i := range p.m.n {
-		h := &p.m.hdrs[i]
+	for i := range p.m.N {
+		h := &p.m.Hdrs[i]
 		n := int(h.Len)
 		data := p.bufs[i][Headroom : Headroom+n]
 		if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
@@ -1279,9 +1279,9 @@ func (p *rxPath) flush() {
 // the socket address, our address from IPV6_PKTINFO, the traffic class
 // from IPV6_TCLASS (the socket strips the header itself, RFC 3542 §3).
 func (p *rxPath) outer6(o *rawOuter, i int) {
-	sa := &p.m.names[i]
+	sa := &p.m.Names[i]
 	o.kind, o.valid, o.src = KindIPv6, true, sa.Addr
-	c := p.m.control(i)[:p.m.hdrs[i].Hdr.Controllen]
+	c := p.m.Control(i)[:p.m.Hdrs[i].Hdr.Controllen]
 	for {
 		level, typ, data, rest, ok := nextCmsg(c)
 		if !ok {
@@ -1302,13 +1302,13 @@ func (p *rxPath) outer6(o *rawOuter, i int) {
 // gives (the last may be shorter), each an inner IPv6 packet (RFC 5555
 // §4.1).
 func (p *rxPath) udpDatagram(i int, data []byte) {
-	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&p.m.names[i]))
+	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&p.m.Names[i]))
 	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
 	o := rawOuter{kind: KindUDP4, v4: true, valid: true, sport: uint16(port[0])<<8 | uint16(port[1]), dport: p.lport}
 	o.src[10], o.src[11] = 0xff, 0xff
 	copy(o.src[12:], sa.Addr[:])
 	gso := 0
-	c := p.m.control(i)[:p.m.hdrs[i].Hdr.Controllen]
+	c := p.m.Control(i)[:p.m.Hdrs[i].Hdr.Controllen]
 	for {
 		level, typ, d, rest, ok := nextCmsg(c)
 		if !ok {

@@ -66,15 +66,15 @@ func txPacket(q *txPath, i int, inner []byte) []byte {
 }
 
 // iovBytes returns the octets of I/O vector j.
-func iovBytes(m *mmsg, j int) []byte {
-	v := m.iovs[j]
+func iovBytes(m *sockBatch, j int) []byte {
+	v := m.Iovs[j]
 	return unsafe.Slice(v.Base, int(v.Len))
 }
 
 // msgIovs returns the I/O vectors of message i.
-func msgIovs(m *mmsg, i int) [][]byte {
-	h := &m.hdrs[i].Hdr
-	first := int((uintptr(unsafe.Pointer(h.Iov)) - uintptr(unsafe.Pointer(&m.iovs[0]))) / unsafe.Sizeof(m.iovs[0]))
+func msgIovs(m *sockBatch, i int) [][]byte {
+	h := &m.Hdrs[i].Hdr
+	first := int((uintptr(unsafe.Pointer(h.Iov)) - uintptr(unsafe.Pointer(&m.Iovs[0]))) / unsafe.Sizeof(m.Iovs[0]))
 	var out [][]byte
 	for j := range int(h.Iovlen) {
 		out = append(out, iovBytes(m, first+j))
@@ -85,8 +85,8 @@ func msgIovs(m *mmsg, i int) [][]byte {
 // cmsgs decodes message i's control data into "level/type" → data.
 type cmsgKey struct{ level, typ int32 }
 
-func msgCmsgs(m *mmsg, i int) map[cmsgKey][]byte {
-	h := &m.hdrs[i].Hdr
+func msgCmsgs(m *sockBatch, i int) map[cmsgKey][]byte {
+	h := &m.Hdrs[i].Hdr
 	out := map[cmsgKey][]byte{}
 	if h.Control == nil {
 		return out
@@ -104,8 +104,8 @@ func msgCmsgs(m *mmsg, i int) map[cmsgKey][]byte {
 
 // sockaddr4 decodes a struct sockaddr_in by hand: family (host order),
 // port (network order), address.
-func sockaddr4(m *mmsg, i int) (uint16, uint16, netip.Addr) {
-	b := (*[16]byte)(unsafe.Pointer(&m.names[i]))
+func sockaddr4(m *sockBatch, i int) (uint16, uint16, netip.Addr) {
+	b := (*[16]byte)(unsafe.Pointer(&m.Names[i]))
 	return *(*uint16)(unsafe.Pointer(&b[0])), binary.BigEndian.Uint16(b[2:4]), netip.AddrFrom4([4]byte(b[4:8]))
 }
 
@@ -121,8 +121,8 @@ func TestTxPath6in4(t *testing.T) {
 			s = q.hdr4
 		}
 		m := s.m
-		if m.n != 1 || s.pkts != 1 || q.hdr4.m.n+q.kern4.m.n != 1 {
-			t.Fatalf("hdrincl=%v: %d messages, %d packets", hdrincl, m.n, s.pkts)
+		if m.N != 1 || s.pkts != 1 || q.hdr4.m.N+q.kern4.m.N != 1 {
+			t.Fatalf("hdrincl=%v: %d messages, %d packets", hdrincl, m.N, s.pkts)
 		}
 		fam, port, dst := sockaddr4(m, 0)
 		if fam != unix.AF_INET || port != 0 || dst != coa4 {
@@ -174,8 +174,8 @@ func TestTxPathFragmentable(t *testing.T) {
 		f := testForwarder(tn)
 		q := f.newTxPath(&fakeDev{})
 		q.handle(txPacket(q, 0, inner), Headroom)
-		if q.hdr4.m.n != 1 || q.kern4.m.n != 0 || q.udp.m.n != 0 {
-			t.Fatalf("%v: %d %d %d messages", ep.Kind, q.hdr4.m.n, q.kern4.m.n, q.udp.m.n)
+		if q.hdr4.m.N != 1 || q.kern4.m.N != 0 || q.udp.m.N != 0 {
+			t.Fatalf("%v: %d %d %d messages", ep.Kind, q.hdr4.m.N, q.kern4.m.N, q.udp.m.N)
 		}
 		h := msgIovs(q.hdr4.m, 0)[0]
 		if binary.BigEndian.Uint16(h[6:8])&0x4000 != 0 || len(h) != ep.Kind.Overhead()+len(inner) {
@@ -198,10 +198,10 @@ func TestTxPathIPv6(t *testing.T) {
 		if !kernel {
 			m = q.hdr6.m
 		}
-		if m.n != 1 {
-			t.Fatalf("kernel=%v: %d messages", kernel, m.n)
+		if m.N != 1 {
+			t.Fatalf("kernel=%v: %d messages", kernel, m.N)
 		}
-		if sa := m.names[0]; sa.Family != unix.AF_INET6 || netip.AddrFrom16(sa.Addr) != coa6 || sa.Port != 0 {
+		if sa := m.Names[0]; sa.Family != unix.AF_INET6 || netip.AddrFrom16(sa.Addr) != coa6 || sa.Port != 0 {
 			t.Errorf("kernel=%v: destination %+v", kernel, sa)
 		}
 		iov := msgIovs(m, 0)
@@ -265,7 +265,7 @@ func TestTxPathUDPGSO(t *testing.T) {
 		TOSSeen bool
 	}
 	var got []msg
-	for i := range m.n {
+	for i := range m.N {
 		var g msg
 		for _, b := range msgIovs(m, i) {
 			g.Segs = append(g.Segs, len(b))
@@ -312,7 +312,7 @@ func TestTxPathPTB(t *testing.T) {
 		!bytes.Equal(r[24:40], cnAddr.AsSlice()) || !bytes.Equal(r[8:24], haHome.AsSlice()) {
 		t.Errorf("reply % x", r[:48])
 	}
-	if q.hdr6.m.n != 0 {
+	if q.hdr6.m.N != 0 {
 		t.Error("oversized packet sent")
 	}
 }
@@ -327,7 +327,7 @@ func TestTxPathDrops(t *testing.T) {
 	q.handle(txPacket(q, 0, mkInner(cnAddr, hoa, 0, 59, nil)), Headroom)
 	q.handle(txPacket(q, 1, mkInner(cnAddr, other6, 0, 59, nil)), Headroom)
 	q.handle(txPacket(q, 2, []byte{0x45, 0, 0, 20}), Headroom)
-	if q.udp.m.n != 0 {
+	if q.udp.m.N != 0 {
 		t.Error("sent")
 	}
 	if st := f.Stats(); st.PortMismatch != 1 {
@@ -371,16 +371,16 @@ func mnFor(t testing.TB, e Endpoint) *Tunnel {
 // rxFill puts a received message into slot i as the kernel would.
 func rxFill(p *rxPath, i int, data []byte, name func(*unix.RawSockaddrInet6), cmsgs func([]byte) int) {
 	copy(p.bufs[i][Headroom:], data)
-	h := &p.m.hdrs[i]
+	h := &p.m.Hdrs[i]
 	h.Len = uint32(len(data))
 	h.Hdr.Flags = 0
-	p.m.names[i] = unix.RawSockaddrInet6{}
+	p.m.Names[i] = unix.RawSockaddrInet6{}
 	if name != nil {
-		name(&p.m.names[i])
+		name(&p.m.Names[i])
 	}
 	n := 0
 	if cmsgs != nil {
-		n = cmsgs(p.m.control(i))
+		n = cmsgs(p.m.Control(i))
 	}
 	h.Hdr.SetControllen(n)
 }
@@ -400,7 +400,7 @@ func TestRxPath(t *testing.T) {
 		binary.BigEndian.PutUint16(forged[10:], 0)
 		binary.BigEndian.PutUint16(forged[10:], ipv4HeaderChecksum(forged[:20]))
 		rxFill(p, 1, forged, nil, nil)
-		p.m.n = 2
+		p.m.N = 2
 		p.handleBatch()
 		if d := cmp.Diff([][]byte{inner}, dev.got); d != "" {
 			t.Errorf("written (-want +got):\n%s", d)
@@ -431,7 +431,7 @@ func TestRxPath(t *testing.T) {
 		rxFill(p, 1, inner, from(other6), info(coa6, 0)) // wrong source
 		rxFill(p, 2, inner, from(ha6), info(other6, 0))  // not to us
 		rxFill(p, 3, ect, from(ha6), info(coa6, 3))      // CE on the outer
-		p.m.n = 4
+		p.m.N = 4
 		p.handleBatch()
 		ce := append([]byte(nil), ect...)
 		ce[1] |= 0x30 // RFC 6040 §4.2: CE copied inward
@@ -473,7 +473,7 @@ func TestRxPath(t *testing.T) {
 		train := append(append(append([]byte(nil), inner...), inner...), inner2...)
 		rxFill(p, 0, train, from, info(len(inner)))
 		rxFill(p, 1, inner2, from, info(0))
-		p.m.n = 2
+		p.m.N = 2
 		p.handleBatch()
 		if d := cmp.Diff([][]byte{inner, inner, inner2, inner2}, dev.got); d != "" {
 			t.Errorf("written (-want +got):\n%s", d)
@@ -508,7 +508,7 @@ func TestForwarderPathsZeroAllocs(t *testing.T) {
 				q.closeRun()
 				for _, s := range []*sender{q.hdr6, q.kern6, q.hdr4, q.kern4, q.udp} {
 					if s != nil {
-						s.m.reset()
+						s.m.Reset()
 						s.pkts = 0
 					}
 				}
@@ -542,7 +542,7 @@ func TestForwarderPathsZeroAllocs(t *testing.T) {
 				})
 			}
 		}
-		p.m.n = 8
+		p.m.N = 8
 		before := mn.Counters.Snapshot().Get(In, ReasonOK).Packets
 		if n := testing.AllocsPerRun(100, p.handleBatch); n != 0 {
 			t.Errorf("rx %v: %.1f allocations per batch", ep.Kind, n)
@@ -622,7 +622,7 @@ func BenchmarkTxBatch(b *testing.B) {
 					if s == nil {
 						continue
 					}
-					s.m.reset()
+					s.m.Reset()
 					s.pkts = 0
 				}
 			}
@@ -657,7 +657,7 @@ func BenchmarkRxBatch(b *testing.B) {
 					binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&s4.Port))[:], UDPPortDSMIP)
 				}, nil)
 			}
-			p.m.n = n
+			p.m.N = n
 			b.SetBytes(int64(len(inner) * n))
 			b.ReportAllocs()
 			for b.Loop() {

@@ -214,7 +214,7 @@ func linkHeaderLen(hatype uint16) (int, bool) {
 // header, adjusted.
 func (p *rxPath) vnetPacket(i, n int) {
 	buf := p.bufs[i]
-	sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&p.m.names[i]))
+	sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&p.m.Names[i]))
 	ll, ok := linkHeaderLen(sll.Hatype)
 	if !ok || n < vnetHdrLen+ll {
 		p.f.t.Counters.add(In, ReasonMalformed, n)

@@ -66,9 +66,9 @@ func TestVnetPacket(t *testing.T) {
 		copy(b[Headroom-vnetHdrLen:], vnet)
 		copy(b[Headroom:], ll)
 		copy(b[Headroom+len(ll):], pkt)
-		p.m.hdrs[i].Len = uint32(vnetHdrLen + len(ll) + len(pkt))
-		p.m.hdrs[i].Hdr.Flags = 0
-		sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&p.m.names[i]))
+		p.m.Hdrs[i].Len = uint32(vnetHdrLen + len(ll) + len(pkt))
+		p.m.Hdrs[i].Hdr.Flags = 0
+		sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&p.m.Names[i]))
 		*sll = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Hatype: hatype}
 	}
 	const gsoTCPv6 = 4 // VIRTIO_NET_HDR_GSO_TCPV6
@@ -78,7 +78,7 @@ func TestVnetPacket(t *testing.T) {
 	fill(2, 0x1234, none, eth, outer)           // unknown link type
 	fill(3, unix.ARPHRD_NONE, none, nil, outer) // no link-layer header (tun)
 	fill(4, unix.ARPHRD_ETHER, none, eth, forged)
-	p.m.n = 5
+	p.m.N = 5
 	p.handleBatch()
 	w.Close()
 
@@ -240,10 +240,10 @@ func FuzzVnetPacket(f *testing.F) {
 		b := p.bufs[0]
 		copy(b[Headroom-vnetHdrLen:], vnet)
 		copy(b[Headroom:], data)
-		p.m.hdrs[0].Len = uint32(vnetHdrLen + len(data))
-		sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&p.m.names[0]))
+		p.m.Hdrs[0].Len = uint32(vnetHdrLen + len(data))
+		sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&p.m.Names[0]))
 		*sll = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Hatype: hatype}
-		p.m.n = 1
+		p.m.N = 1
 		p.handleBatch()
 		n, _ := unix.Read(rfd, got)
 		if n <= 0 {

@@ -118,10 +118,10 @@ func (q *txPath) sendPacket(buf []byte, off int, b *Binding) {
 		if b.kind != KindIPv6 {
 			proto = unix.ETH_P_IP
 		}
-		sa := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&s.m.names[i]))
+		sa := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&s.m.Names[i]))
 		*sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: netif.Htons(proto), Ifindex: d.Ifindex, Halen: 6}
 		copy(sa.Addr[:], d.MAC[:])
-		s.m.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
+		s.m.Hdrs[i].Hdr.Namelen = unix.SizeofSockaddrLinklayer
 	case v.Action == ActionSendFragmentable && b.kind == KindIPv6:
 		// IPv6 routers do not fragment: the kernel must, at the source
 		// (RFC 2473 §7.1).

@@ -47,8 +47,8 @@ func TestTxPathPacketSend(t *testing.T) {
 			tn, _ := newHA(t, c.ep, nil)
 			_, q := packetSendForwarder(t, tn)
 			q.handle(txPacket(q, 0, inner), Headroom)
-			if q.pkt.m.n != 1 || q.kern6.m.n+q.kern4.m.n+q.hdr4.m.n != 0 {
-				t.Fatalf("queued: packet %d, raw %d %d %d", q.pkt.m.n, q.kern6.m.n, q.kern4.m.n, q.hdr4.m.n)
+			if q.pkt.m.N != 1 || q.kern6.m.N+q.kern4.m.N+q.hdr4.m.N != 0 {
+				t.Fatalf("queued: packet %d, raw %d %d %d", q.pkt.m.N, q.kern6.m.N, q.kern4.m.N, q.hdr4.m.N)
 			}
 			want := outerOf(t, tn, inner)
 			if c.ep.Kind == Kind6in4 {
@@ -63,18 +63,18 @@ func TestTxPathPacketSend(t *testing.T) {
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("sent (-want +got):\n%s", d)
 			}
-			sa := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&q.pkt.m.names[0]))
+			sa := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&q.pkt.m.Names[0]))
 			wantSA := unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: netif.Htons(c.proto), Ifindex: 7, Halen: 6, Addr: [8]byte{2, 0, 0, 0, 0, 9}}
-			if *sa != wantSA || q.pkt.m.hdrs[0].Hdr.Namelen != unix.SizeofSockaddrLinklayer {
-				t.Errorf("address %+v len %d, want %+v", *sa, q.pkt.m.hdrs[0].Hdr.Namelen, wantSA)
+			if *sa != wantSA || q.pkt.m.Hdrs[0].Hdr.Namelen != unix.SizeofSockaddrLinklayer {
+				t.Errorf("address %+v len %d, want %+v", *sa, q.pkt.m.Hdrs[0].Hdr.Namelen, wantSA)
 			}
 
 			// No usable next hop: the raw sockets.
-			q.pkt.m.reset()
+			q.pkt.m.Reset()
 			q.l2 = nexthop.NewCache[l2Key](l2Max, fixedHop{})
 			q.handle(txPacket(q, 1, inner), Headroom)
-			if q.pkt.m.n != 0 || q.kern6.m.n+q.kern4.m.n != 1 {
-				t.Errorf("without a next hop: packet %d, raw %d %d", q.pkt.m.n, q.kern6.m.n, q.kern4.m.n)
+			if q.pkt.m.N != 0 || q.kern6.m.N+q.kern4.m.N != 1 {
+				t.Errorf("without a next hop: packet %d, raw %d %d", q.pkt.m.N, q.kern6.m.N, q.kern4.m.N)
 			}
 		})
 	}
@@ -88,8 +88,8 @@ func TestTxPathPacketSend(t *testing.T) {
 			tn, _ := newHA(t, ep, nil)
 			_, q := packetSendForwarder(t, tn)
 			q.handle(txPacket(q, 0, small), Headroom)
-			if q.pkt.m.n != 0 || q.kern6.m.n+q.hdr4.m.n != 1 {
-				t.Errorf("%v: packet %d, kernel-built IPv6 %d, header-included IPv4 %d", ep.Kind, q.pkt.m.n, q.kern6.m.n, q.hdr4.m.n)
+			if q.pkt.m.N != 0 || q.kern6.m.N+q.hdr4.m.N != 1 {
+				t.Errorf("%v: packet %d, kernel-built IPv6 %d, header-included IPv4 %d", ep.Kind, q.pkt.m.N, q.kern6.m.N, q.hdr4.m.N)
 			}
 		}
 	})
@@ -109,7 +109,7 @@ func TestPacketPathsZeroAllocs(t *testing.T) {
 				copy(q.bufs[i][Headroom:], inner)
 				q.handle(q.bufs[i][:Headroom+len(inner)], Headroom)
 			}
-			q.pkt.m.reset()
+			q.pkt.m.Reset()
 			q.pkt.pkts = 0
 		}); n != 0 {
 			t.Errorf("tx %v: %.1f allocations per batch", ep.Kind, n)
@@ -136,11 +136,11 @@ func TestPacketPathsZeroAllocs(t *testing.T) {
 		b := p.bufs[i]
 		copy(b[Headroom-vnetHdrLen:], v)
 		copy(b[Headroom:], outer)
-		p.m.hdrs[i].Len = uint32(vnetHdrLen + len(outer))
-		sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&p.m.names[i]))
+		p.m.Hdrs[i].Len = uint32(vnetHdrLen + len(outer))
+		sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&p.m.Names[i]))
 		*sll = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Hatype: unix.ARPHRD_NONE}
 	}
-	p.m.n = 8
+	p.m.N = 8
 	if n := testing.AllocsPerRun(100, p.handleBatch); n != 0 {
 		t.Errorf("rx: %.1f allocations per batch", n)
 	}
@@ -174,7 +174,7 @@ func benchTxPath(b *testing.B, packet bool) {
 		if j == 7 {
 			for _, s := range []*sender{q.kern6, q.pkt} {
 				if s != nil {
-					s.m.reset()
+					s.m.Reset()
 					s.pkts = 0
 				}
 			}

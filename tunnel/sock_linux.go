@@ -10,6 +10,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gomip6/gomip6/internal/mmsg"
 	"golang.org/x/sys/unix"
 )
 
@@ -101,164 +102,78 @@ func setBuffers(fd, size int) {
 	}
 }
 
-// mmsg is a preallocated batch for recvmmsg(2) / sendmmsg(2): message
-// headers, I/O vectors, socket addresses and control buffers, all reused,
-// so a batch costs one system call and no allocation.
-type mmsg struct {
-	hdrs   []unix.Mmsghdr
-	iovs   []unix.Iovec
-	names  []unix.RawSockaddrInet6 // large enough for sockaddr_in too
-	oob    []byte
-	oobLen int // control space per message
-
-	n    int // messages filled (send) or received (recv)
-	niov int // I/O vectors in use (send)
-
+// sockBatch is a preallocated batch for recvmmsg(2) / sendmmsg(2) on a
+// blocking sock (mmsg.Batch: headers, vectors, addresses and control
+// buffers, all reused, so a batch costs one system call and no
+// allocation). Its address slots are IPv6 ones, which also hold a
+// sockaddr_in or a sockaddr_ll written through a cast.
+type sockBatch struct {
+	mmsg.Batch[unix.RawSockaddrInet6]
 	s *sock
 }
 
-func newMmsg(s *sock, msgs, iovs, oobLen int) *mmsg {
-	m := &mmsg{
-		hdrs:   make([]unix.Mmsghdr, msgs),
-		iovs:   make([]unix.Iovec, max(iovs, msgs)),
-		names:  make([]unix.RawSockaddrInet6, msgs),
-		oob:    make([]byte, msgs*oobLen),
-		oobLen: oobLen,
-		s:      s,
-	}
+func newSockBatch(s *sock, msgs, iovs, oobLen int) *sockBatch {
+	m := &sockBatch{s: s}
+	m.Init(msgs, iovs, oobLen)
 	return m
 }
 
-// control returns message i's control buffer.
-func (m *mmsg) control(i int) []byte { return m.oob[i*m.oobLen : (i+1)*m.oobLen] }
-
-// prepareRecv points message i at buf (receive into all of it).
-func (m *mmsg) prepareRecv(i int, buf []byte) {
-	m.iovs[i].Base = &buf[0]
-	m.iovs[i].SetLen(len(buf))
-	h := &m.hdrs[i].Hdr
-	h.Iov = &m.iovs[i]
-	h.SetIovlen(1)
-	h.Name = (*byte)(unsafe.Pointer(&m.names[i]))
-	if m.oobLen > 0 {
-		h.Control = &m.oob[i*m.oobLen]
-	}
-}
-
-// resetRecv restores the lengths the kernel overwrote on the last receive.
-func (m *mmsg) resetRecv() {
-	for i := range m.hdrs {
-		h := &m.hdrs[i].Hdr
-		h.Namelen = unix.SizeofSockaddrInet6
-		h.SetControllen(m.oobLen)
-		h.Flags = 0
-	}
-}
-
-// recv receives up to len(m.hdrs) messages, waiting for the first; it sets
-// m.n. It returns os.ErrClosed once the forwarder is closing, or the
+// recv receives up to len(m.Hdrs) messages, waiting for the first; it
+// sets m.N. It returns os.ErrClosed once the forwarder is closing, or the
 // system call's error.
-func (m *mmsg) recv() error {
-	m.n = 0
+func (m *sockBatch) recv() error {
 	for {
 		if m.s.isClosed() {
+			m.N = 0
 			return os.ErrClosed
 		}
-		m.resetRecv()
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(m.s.fd), uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(len(m.hdrs)), unix.MSG_WAITFORONE, 0, 0)
-		switch {
+		switch e := m.Recv(uintptr(m.s.fd), unix.MSG_WAITFORONE); {
 		case e == unix.EINTR || e == unix.EAGAIN:
 			continue // interrupted, or sockTimeout passed
 		case e != 0:
 			return e
-		case r == 0:
+		case m.N == 0:
 			continue // shut down: the check above ends it
 		}
-		m.n = int(r)
 		return nil
 	}
 }
 
-// reset empties a send batch.
-func (m *mmsg) reset() { m.n, m.niov = 0, 0 }
-
-// full reports whether another message with niov vectors does not fit.
-func (m *mmsg) full(niov int) bool { return m.n == len(m.hdrs) || m.niov+niov > len(m.iovs) }
-
-// begin starts message m.n with no vectors and no control data and
-// returns its index.
-func (m *mmsg) begin() int {
-	i := m.n
-	h := &m.hdrs[i].Hdr
-	h.Iov = &m.iovs[m.niov]
-	h.SetIovlen(0)
-	h.Name = (*byte)(unsafe.Pointer(&m.names[i]))
-	h.Control = nil
-	h.SetControllen(0)
-	h.Flags = 0
-	m.n++
-	return i
-}
-
-// addIov appends b to message i, which must be the last one begun.
-func (m *mmsg) addIov(i int, b []byte) {
-	m.iovs[m.niov].Base = &b[0]
-	m.iovs[m.niov].SetLen(len(b))
-	m.niov++
-	h := &m.hdrs[i].Hdr
-	h.Iovlen++
-}
-
 // setName6 sets message i's destination to an IPv6 address.
-func (m *mmsg) setName6(i int, a *[16]byte) {
-	m.names[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: *a}
-	m.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+func (m *sockBatch) setName6(i int, a *[16]byte) {
+	m.Names[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: *a}
+	m.Hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 }
 
 // setName4 sets message i's destination to an IPv4 address (table form:
 // IPv4-mapped) and port.
-func (m *mmsg) setName4(i int, a *[16]byte, port uint16) {
-	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&m.names[i]))
+func (m *sockBatch) setName4(i int, a *[16]byte, port uint16) {
+	sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&m.Names[i]))
 	*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte(a[12:16])}
 	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], port)
-	m.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
+	m.Hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet4
 }
 
-// setControl gives message i the first n octets of its control buffer
-// (filled by the caller with putCmsg).
-func (m *mmsg) setControl(i, n int) {
-	if n == 0 {
-		return
-	}
-	h := &m.hdrs[i].Hdr
-	h.Control = &m.oob[i*m.oobLen]
-	h.SetControllen(n)
-}
-
-// flush sends the batch, waiting while the socket buffer is full, and
-// empties it. A message the kernel refuses is skipped (sendmmsg stops at
-// it) and counted in failed, the last such error in lastErr. The error
-// returned is os.ErrClosed once the forwarder is closing.
-func (m *mmsg) flush() (failed int, lastErr error, err error) {
-	defer m.reset()
-	for off := 0; off < m.n; {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(m.s.fd), uintptr(unsafe.Pointer(&m.hdrs[off])), uintptr(m.n-off), 0, 0, 0)
-		switch {
-		case e == unix.EINTR:
-		case e == unix.EAGAIN:
-			// The socket buffer stayed full for sockTimeout.
-			if m.s.isClosed() {
-				return failed + m.n - off, lastErr, os.ErrClosed
-			}
-		case e != 0:
-			failed++
-			lastErr = e
-			off++
-		default:
-			off += max(int(r), 1)
+// flush sends the batch, waiting while the socket buffer is full (the
+// socket blocks for up to sockTimeout), and empties it. A message the
+// kernel refuses is skipped and counted in failed, the last such error
+// in lastErr. The error returned is os.ErrClosed once the forwarder is
+// closing.
+func (m *sockBatch) flush() (failed int, lastErr error, err error) {
+	defer m.Reset()
+	for !m.Send(uintptr(m.s.fd), 0) {
+		// EAGAIN: the socket buffer stayed full for sockTimeout.
+		if m.s.isClosed() {
+			m.Abandon()
+			err = os.ErrClosed
+			break
 		}
 	}
-	return failed, lastErr, nil
+	_, failed, last := m.Take()
+	if last != 0 {
+		lastErr = last
+	}
+	return failed, lastErr, err
 }
 
 // putCmsg writes a control message header of the given level and type

@@ -22,6 +22,7 @@ import (
 	"github.com/gomip6/gomip6/correspondent"
 	"github.com/gomip6/gomip6/internal/control"
 	"github.com/gomip6/gomip6/internal/daemon"
+	"github.com/gomip6/gomip6/internal/loopcall"
 	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/rawsock"
 	"github.com/gomip6/gomip6/internal/rodata"
@@ -112,7 +113,7 @@ type Daemon struct {
 
 	rxq     chan rxPacket
 	free    chan []byte
-	reqs    chan request
+	reqs    chan loopcall.Call
 	closing chan struct{}
 	wg      sync.WaitGroup
 
@@ -130,11 +131,6 @@ type rxPacket struct {
 	// binding, waiting for its Binding Error (buf is nil): only its
 	// addresses and length matter.
 	be correspondent.Packet
-}
-
-type request struct {
-	fn   func()
-	done chan struct{}
 }
 
 // counters are atomic: the loop and the data path write, the metrics
@@ -176,7 +172,7 @@ func New(cfg *conf.CN, o Options) (d *Daemon, err error) {
 		cfg: cfg, o: o, log: o.Log, now: o.Now, sigx: -1,
 		rxq:     make(chan rxPacket, rxQueue),
 		free:    make(chan []byte, rxQueue+16),
-		reqs:    make(chan request),
+		reqs:    make(chan loopcall.Call),
 		closing: make(chan struct{}),
 		usage:   make(map[netip.Addr]uint64),
 	}
@@ -347,24 +343,14 @@ func (d *Daemon) loop(ctx context.Context, reload <-chan *conf.CN) {
 		case cfg := <-reload:
 			d.reload(cfg)
 		case r := <-d.reqs:
-			r.fn()
-			close(r.done)
+			r.Run()
 		}
 	}
 }
 
 // do runs fn on the loop; false when the daemon is stopping.
 func (d *Daemon) do(ctx context.Context, fn func()) bool {
-	r := request{fn: fn, done: make(chan struct{})}
-	select {
-	case d.reqs <- r:
-	case <-d.closing:
-		return false
-	case <-ctx.Done():
-		return false
-	}
-	<-r.done
-	return true
+	return loopcall.Do(ctx, d.reqs, d.closing, fn)
 }
 
 // readLoop reads the packet socket: Mobility Headers go to the loop;

@@ -23,6 +23,7 @@ import (
 	"github.com/gomip6/gomip6/homeagent"
 	"github.com/gomip6/gomip6/internal/control"
 	"github.com/gomip6/gomip6/internal/daemon"
+	"github.com/gomip6/gomip6/internal/loopcall"
 	"github.com/gomip6/gomip6/internal/ndproxy"
 	"github.com/gomip6/gomip6/internal/netif"
 	"github.com/gomip6/gomip6/internal/rawsock"
@@ -112,7 +113,7 @@ type Daemon struct {
 	sigq    chan sigPacket // DSMIPv6 signalling off the forwarder (dsmip.go)
 	free    chan []byte
 	dadDone chan dadResult
-	reqs    chan request
+	reqs    chan loopcall.Call
 	closing chan struct{}
 	wg      sync.WaitGroup
 
@@ -145,13 +146,6 @@ type dadResult struct {
 	hoa netip.Addr
 	ok  bool
 	err error
-}
-
-// request is a control-socket question answered by the loop, which owns
-// what it asks about.
-type request struct {
-	fn   func()
-	done chan struct{}
 }
 
 // counters are the daemon's own statistics (the tunnel, proxy and RA sender
@@ -195,7 +189,7 @@ func New(cfg *conf.HA, o Options) (d *Daemon, err error) {
 		ds:      make(map[netip.Addr]dsState),
 		free:    make(chan []byte, rxQueue+64),
 		dadDone: make(chan dadResult, maxDAD),
-		reqs:    make(chan request),
+		reqs:    make(chan loopcall.Call),
 		closing: make(chan struct{}),
 		mpa: newMPASchedule(cfg.Home.MobilePrefixMinInterval.Std(), cfg.Home.MobilePrefixMaxInterval.Std(),
 			cfg.RouterAdvertisements.PrefixPreferredLifetime.Std(), rand.Int64N),
@@ -492,8 +486,7 @@ func (d *Daemon) loop(ctx context.Context, reload <-chan *conf.HA) {
 		case cfg := <-reload:
 			d.reload(cfg)
 		case r := <-d.reqs:
-			r.fn()
-			close(r.done)
+			r.Run()
 		case u, ok := <-d.lw.linkCh:
 			if !ok {
 				d.resubscribe()
@@ -527,16 +520,7 @@ func (d *Daemon) armExpiry(t *time.Timer) {
 // do runs fn on the loop and waits for it; false when the daemon is
 // stopping.
 func (d *Daemon) do(ctx context.Context, fn func()) bool {
-	r := request{fn: fn, done: make(chan struct{})}
-	select {
-	case d.reqs <- r:
-	case <-d.closing:
-		return false
-	case <-ctx.Done():
-		return false
-	}
-	<-r.done
-	return true
+	return loopcall.Do(ctx, d.reqs, d.closing, fn)
 }
 
 // handlePacket processes one received packet: a Mobility Header to this

@@ -374,7 +374,7 @@ func TestRootSenderPacketSocket(t *testing.T) {
 		{"local", labLocal, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := l.tx.l2.total
+			before := l.tx.l2.Total()
 			var want []string
 			for i := range 5 {
 				p := fmt.Sprintf("%s %d", tc.name, i)
@@ -387,7 +387,7 @@ func TestRootSenderPacketSocket(t *testing.T) {
 			if diff := cmp.Diff(want, l.recv(t, len(want))); diff != "" {
 				t.Errorf("payloads (-want +got):\n%s", diff)
 			}
-			if got := l.tx.l2.total - before; (got == 5) != tc.l2 {
+			if got := l.tx.l2.Total() - before; (got == 5) != tc.l2 {
 				t.Errorf("%d of 5 on the packet socket, want all: %v", got, tc.l2)
 			}
 		})

@@ -80,7 +80,7 @@ func NewSender() (*Sender, error) {
 // that is not IPv6 counts as failed at the next Flush.
 func (s *Sender) Add(pkt []byte, nextHop netip.Addr, zone uint32) {
 	if len(pkt) == 0 || !nextHop.Is6() {
-		s.raw.fail(unix.EINVAL)
+		s.raw.Fail(unix.EINVAL)
 		return
 	}
 	if s.l2 != nil {
@@ -95,9 +95,9 @@ func (s *Sender) Add(pkt []byte, nextHop netip.Addr, zone uint32) {
 // Len is the number of packets queued.
 func (s *Sender) Len() int {
 	if s.l2 != nil {
-		return s.raw.n + s.l2.n
+		return s.raw.N + s.l2.N
 	}
-	return s.raw.n
+	return s.raw.N
 }
 
 // Flush sends the queued packets and reports how many went out and how
@@ -106,12 +106,12 @@ func (s *Sender) Len() int {
 // wrapping net.ErrClosed when the socket is closed.
 func (s *Sender) Flush() (sent, failed int, err error) {
 	cerr := s.raw.flush()
-	sent, failed, last := s.raw.take()
+	sent, failed, last := s.raw.Take()
 	if l := s.l2; l != nil {
 		if lerr := l.flush(); lerr != nil {
 			cerr = lerr
 		}
-		lsent, lfailed, llast := l.take()
+		lsent, lfailed, llast := l.Take()
 		sent, failed = sent+lsent, failed+lfailed
 		if llast != 0 {
 			last = llast

@@ -15,7 +15,8 @@ import (
 // or NATKATIMEOUT (110 s, RFC 5555 §4.3).
 const DefaultLiveness = 3 * time.Second
 
-// liveness notices a home tunnel that only works one way. RFC 6275
+// The home tunnel's liveness check (a mobilenode.Liveness, polled by
+// liveness_linux.go) notices a tunnel that only works one way. RFC 6275
 // leaves it to the next refresh (§11.7.1) and RFC 5555 to the next NAT
 // keepalive (§4.3), but two common failures make the tunnel one-way long
 // before that:
@@ -31,59 +32,12 @@ const DefaultLiveness = 3 * time.Second
 //
 // Both are repaired by one Binding Update: the home agent creates the
 // binding again (from the new mapping). The daemon polls the tunnel's
-// packet counters on its timer (not per packet) and calls poll: when
-// packets went out within the window but none came back for the whole
-// window, a refresh is due. Refreshes back off (window, then doubling up
-// to max) while traffic stays one-way: a flow that only sends (a backup
-// upload over UDP) gets no answer however good the path is, and costs
-// then at most a Binding Update per max.
-type liveness struct {
-	window, max time.Duration
-	active      bool
-	out, in     uint64
-	outAt, inAt time.Time
-	lastRefresh time.Time
-	backoff     time.Duration
-}
-
-// stop ends the watch: not registered, at home, or another binding. The
-// next poll starts afresh.
-func (l *liveness) stop() { l.active = false }
-
-// poll takes the tunnel's counters of data packets sent (out) and
-// received (in) at now and reports whether a refresh Binding Update is
-// due.
-func (l *liveness) poll(now time.Time, out, in uint64) bool {
-	if !l.active {
-		// A fresh binding: its acknowledgement just came back.
-		*l = liveness{window: l.window, max: l.max, active: true, out: out, in: in,
-			outAt: now, inAt: now, backoff: l.window}
-		return false
-	}
-	if in != l.in {
-		l.in, l.inAt, l.backoff = in, now, l.window
-	}
-	if out != l.out {
-		l.out, l.outAt = out, now
-	}
-	if now.Sub(l.outAt) >= l.window || now.Sub(l.inAt) < l.window {
-		// Nothing sent lately (nothing to expect back), or an answer
-		// within the window.
-		return false
-	}
-	unanswered := !l.lastRefresh.IsZero() && !l.lastRefresh.Before(l.inAt)
-	if unanswered && now.Sub(l.lastRefresh) < l.backoff {
-		return false
-	}
-	if unanswered {
-		// The last refresh brought no traffic back: the flow is
-		// one-way, or the home agent is unreachable (the
-		// registration's own retransmissions handle that).
-		l.backoff = min(2*l.backoff, l.max)
-	}
-	l.lastRefresh = now
-	return true
-}
+// packet counters on its timer (not per packet): when a packet went out
+// and nothing came back for the window, a refresh is due. Refreshes back
+// off (window, then doubling up to livenessMax) while traffic stays
+// one-way: a flow that only sends (a backup upload over UDP) gets no
+// answer however good the path is, and costs then at most a Binding
+// Update per livenessMax.
 
 // livenessInput is the part of the daemon's state that decides whether
 // the liveness check runs.

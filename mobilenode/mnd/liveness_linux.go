@@ -6,6 +6,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gomip6/gomip6/internal/daemon"
+	"github.com/gomip6/gomip6/mobilenode"
 	"github.com/gomip6/gomip6/tunnel"
 )
 
@@ -16,7 +17,7 @@ const livenessPoll = time.Second
 // liveWatch is the loop's side of the liveness check (liveness.go): the
 // check, its next poll (zero: at the next timer) and whether it runs.
 type liveWatch struct {
-	l        liveness
+	l        mobilenode.Liveness
 	pollAt   time.Time
 	watching bool
 }
@@ -40,13 +41,13 @@ func (r *engine) livenessNext() (time.Time, bool) {
 	if !r.livenessWatched() {
 		if r.live.watching {
 			r.live.watching, r.live.pollAt = false, time.Time{}
-			r.live.l.stop()
+			r.live.l.Stop()
 		}
 		return time.Time{}, false
 	}
 	if !r.live.watching {
 		r.live.watching, r.live.pollAt = true, time.Time{}
-		r.live.l.stop()
+		r.live.l.Stop()
 	}
 	return r.live.pollAt, true
 }
@@ -64,18 +65,18 @@ func (r *engine) livenessTimer(now time.Time) {
 		return
 	}
 	r.live.pollAt = now.Add(livenessPoll)
-	if r.live.l.window == 0 {
-		r.live.l.window = r.d.opts.Liveness
-		if r.live.l.window <= 0 {
-			r.live.l.window = DefaultLiveness
+	if r.live.l.Window == 0 {
+		r.live.l.Window = r.d.opts.Liveness
+		if r.live.l.Window <= 0 {
+			r.live.l.Window = DefaultLiveness
 		}
 	}
 	nat := r.cur.CareOf.Is4() && r.ds.nat
-	r.live.l.max = livenessMax(r.live.l.window, nat, r.ds.keepalive)
+	r.live.l.Max = livenessMax(r.live.l.Window, nat, r.ds.keepalive)
 	c := r.tun.Counters.Snapshot()
 	out := c.Get(tunnel.Out, tunnel.ReasonOK).Packets
 	in := c.Get(tunnel.In, tunnel.ReasonOK).Packets
-	if !r.live.l.poll(now, out, in) {
+	if !r.live.l.Poll(now, out, in) {
 		return
 	}
 	o, ok := r.reg.Refresh(now)
@@ -87,7 +88,7 @@ func (r *engine) livenessTimer(now time.Time) {
 		ha = r.cfg.HomeAgentIPv4
 	}
 	r.log.Info("nothing back from the home agent through the tunnel: refreshing the binding", zap.String("event", "liveness_refresh"),
-		daemon.CoA(r.cur.CareOf), daemon.HA(ha), zap.Bool("nat", nat), zap.Duration("silent_for", r.live.l.window))
+		daemon.CoA(r.cur.CareOf), daemon.HA(ha), zap.Bool("nat", nat), zap.Duration("silent_for", r.live.l.Window))
 	r.d.count(func(c *Counters) { c.LivenessRefreshes++ })
 	if !r.cur.CareOf.Is4() {
 		r.probeRouters(r.cur.Interface, "tunnel silent")
