@@ -24,6 +24,13 @@
 // element ("mobile_node[1]") a key belongs to. The walk reports every type
 // error and unknown key with its exact path and carries on.
 //
+// [Tunnel] is the one table had.toml and mnd.toml share: [tunnel] with
+// the single key kernel_path (default false), the opt-in kernel fast path
+// of package tunnel/ebpf. It is a table rather than a top-level key so
+// that later data path settings have a place; any other key in it is an
+// unknown key like everywhere else. On the mobile node it covers the
+// home tunnel's protocol-41 encapsulations only (see [MN.Tunnel]).
+//
 // The package only reads and validates; it does no I/O beyond reading the
 // file it is given, and never logs.
 package conf

@@ -60,6 +60,12 @@ type MN struct {
 	// Correspondents are per-correspondent policy entries.
 	Correspondents []Correspondent `toml:"correspondent"`
 
+	// Tunnel is [tunnel]: kernel_path only. On a mobile node the kernel
+	// path carries the home tunnel's IPv6 packets in IPv6 (RFC 2473) and
+	// in IPv4 (6in4 to home_agent_ipv4, RFC 5555 without a NAT); IPv6 in
+	// UDP (behind a NAT), the IPv4 home address's packets and
+	// route-optimized traffic stay on the userspace path.
+	Tunnel  Tunnel  `toml:"tunnel"`
 	Control Control `toml:"control"`
 	Log     Log     `toml:"log"`
 }

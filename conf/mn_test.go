@@ -43,6 +43,28 @@ func TestParseMNDefaults(t *testing.T) {
 	}
 }
 
+// TestParseMNTunnel: [tunnel] kernel_path reaches MN.Tunnel, off unless
+// set.
+func TestParseMNTunnel(t *testing.T) {
+	for _, tc := range []struct {
+		extra string
+		want  bool
+	}{
+		{"", false},
+		{"[tunnel]\n", false},
+		{"[tunnel]\nkernel_path = false\n", false},
+		{"[tunnel]\nkernel_path = true\n", true},
+	} {
+		c, err := ParseMN([]byte(mnBase + tc.extra))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.extra, err)
+		}
+		if d := cmp.Diff(Tunnel{KernelPath: tc.want}, c.Tunnel); d != "" {
+			t.Errorf("%q (-want +got):\n%s", tc.extra, d)
+		}
+	}
+}
+
 func TestParseMNProblems(t *testing.T) {
 	add := func(kv string) []string { return []string{"", kv} }
 	top := func(kv string) []string {
@@ -146,7 +168,11 @@ route_optimization_deny = ["2001:db8:300:1::/64"]`), nil},
 		{"unknown key in correspondent", add("[[correspondent]]\naddress = \"2001:db8:300::80\"\nroute_optimization = true\nro = true"),
 			[]want{{"correspondent[0].ro", "unknown key"}}},
 		{"uplink is had's", add("[uplink]\ntype = \"6in4\""), []want{{"uplink", "unknown table"}}},
-		{"kernel path is had's (mnd's tunnel is in userspace)", add("[tunnel]\nkernel_path = true"), []want{{"tunnel", "unknown table"}}},
+		{"tunnel kernel_path", add("[tunnel]\nkernel_path = true"), nil},
+		{"tunnel kernel_path not a bool", add("[tunnel]\nkernel_path = 1"), []want{{"tunnel.kernel_path", "want true or false"}}},
+		{"tunnel unknown key", add("[tunnel]\nkernel_path = true\nqueues = 2"), []want{{"tunnel.queues", "unknown key"}}},
+		{"tunnel misspelt key", add("[tunnel]\nkernel-path = true"), []want{{"tunnel.kernel-path", "did you mean kernel_path?"}}},
+		{"tunnel not a table", top(`tunnel = true`), []want{{"tunnel", "want a table"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -138,7 +138,8 @@ type Tunnel struct {
 	// not handle (UDP encapsulation, IPv4 inner packets). Opt-in, default
 	// false: it needs Linux 6.6, CAP_BPF and CAP_NET_ADMIN; when it
 	// cannot be loaded the daemon logs a warning and runs without it.
-	// mnd.toml has no [tunnel] section yet (an unknown table there).
+	// had.toml and mnd.toml both have it (mnd: IPv6 in IPv6 and 6in4
+	// to its home agent; UDP encapsulation stays in userspace).
 	KernelPath bool `toml:"kernel_path"`
 }
 

@@ -139,7 +139,7 @@ func CleanupWith(cfg *conf.HA, tunName string, w io.Writer) error {
 		return err
 	}
 	n += cleanupFirewall(w)
-	m, err := cleanupKernelPath(w)
+	m, err := cleanupKernelPath(tunName, w)
 	n += m
 	if err != nil {
 		return err

@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 
-	"github.com/vishvananda/netlink"
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"github.com/gomip6/gomip6/internal/control"
 	"github.com/gomip6/gomip6/tunnel"
@@ -24,11 +22,13 @@ import (
 // tc is the tunnel's configuration, which the BPF programs apply as
 // Tunnel.Encap does. With kernel_path off fc is left as it is.
 //
-// It first removes the accelerated routes a killed had left behind
-// (ebpf.Cleanup), whether or not the kernel path is on now: they hold a
-// program nothing keeps in step with the bindings any more.
+// It first removes the accelerated routes a killed had left behind into
+// its tun device (ebpf.Cleanup; those of other devices, a mobile node's
+// in the same namespace, are not had's), whether or not the kernel path
+// is on now: they hold a program nothing keeps in step with the bindings
+// any more.
 func (d *Daemon) useKernelPath(fc *tunnel.ForwarderConfig, tc tunnel.Config) {
-	if err := ebpf.Cleanup(); err != nil {
+	if _, err := ebpf.Cleanup(fc.Name); err != nil {
 		d.log.Warn("removing a previous run's kernel path routes", zap.Error(err))
 	}
 	if !d.cfg.Tunnel.KernelPath {
@@ -117,40 +117,18 @@ func (d *Daemon) writeKernelPathMetrics(m *control.Metrics, fs tunnel.Stats) {
 	if !d.cfg.Tunnel.KernelPath {
 		return
 	}
-	up := 0.0
-	if fs.KernelPathError == "" {
-		up = 1
-	}
-	m.Gauge("mip6_tunnel_kernel_path_up", "Whether the tunnel's kernel fast path ([tunnel] kernel_path) runs.", up)
 	k := fs.Kernel
-	for _, c := range []struct {
-		outcome string
-		n       uint64
-	}{
-		{"encapsulated", k.Encapsulated},
-		{"decapsulated", k.Decapsulated},
-		{"passed", k.Passed},
-		{"dropped", k.Dropped},
-	} {
-		m.Counter("mip6_tunnel_kernel_packets_total", "Tunnel packets the kernel fast path handled (a GSO packet counts once), by outcome; passed: left to the userspace forwarder.", c.n,
-			"outcome", c.outcome)
-	}
+	m.KernelPath(control.KernelPath{Up: fs.KernelPathError == "", Encapsulated: k.Encapsulated,
+		Decapsulated: k.Decapsulated, Passed: k.Passed, Dropped: k.Dropped})
 }
 
 // cleanupKernelPath removes the accelerated routes (ebpf.RouteProtocol)
-// a killed had left behind, for CleanupWith, and returns how many there
-// were.
-func cleanupKernelPath(w io.Writer) (int, error) {
-	rs, err := netlink.RouteListFiltered(unix.AF_INET6, &netlink.Route{Protocol: ebpf.RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
-	if err != nil {
-		return 0, fmt.Errorf("listing kernel path routes: %w", err)
+// into tun device tunName that a killed had left behind, for
+// CleanupWith, and returns how many there were.
+func cleanupKernelPath(tunName string, w io.Writer) (int, error) {
+	n, err := ebpf.Cleanup(tunName)
+	if n > 0 {
+		fmt.Fprintf(w, "had: removed %d kernel path route(s) (proto %#x)\n", n, ebpf.RouteProtocol)
 	}
-	if len(rs) == 0 {
-		return 0, nil
-	}
-	if err := ebpf.Cleanup(); err != nil {
-		return 0, err
-	}
-	fmt.Fprintf(w, "had: removed %d kernel path route(s) (proto %#x)\n", len(rs), ebpf.RouteProtocol)
-	return len(rs), nil
+	return n, err
 }

@@ -113,3 +113,34 @@ func formatFloat(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
+
+// KernelPath is what a daemon's tunnel kernel fast path ([tunnel]
+// kernel_path, tunnel/ebpf) reports: whether it runs, and its packet
+// counters (tunnel.KernelStats).
+type KernelPath struct {
+	Up                                          bool
+	Encapsulated, Decapsulated, Passed, Dropped uint64
+}
+
+// KernelPath writes k as mip6_tunnel_kernel_path_up and
+// mip6_tunnel_kernel_packets_total{outcome}, the same families for had and
+// mnd.
+func (m *Metrics) KernelPath(k KernelPath) {
+	up := 0.0
+	if k.Up {
+		up = 1
+	}
+	m.Gauge("mip6_tunnel_kernel_path_up", "Whether the tunnel's kernel fast path ([tunnel] kernel_path) runs.", up)
+	for _, c := range []struct {
+		outcome string
+		n       uint64
+	}{
+		{"encapsulated", k.Encapsulated},
+		{"decapsulated", k.Decapsulated},
+		{"passed", k.Passed},
+		{"dropped", k.Dropped},
+	} {
+		m.Counter("mip6_tunnel_kernel_packets_total", "Tunnel packets the kernel fast path handled (a GSO packet counts once), by outcome; passed: left to the userspace forwarder.", c.n,
+			"outcome", c.outcome)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/mobilenode"
 	"github.com/gomip6/gomip6/tunnel"
+	"github.com/gomip6/gomip6/tunnel/ebpf"
 )
 
 // Options are the knobs of a Daemon that are not in mnd.toml.
@@ -70,6 +71,7 @@ type Daemon struct {
 	status   Status
 	counters Counters
 	tun      *tunnel.Tunnel
+	accel    *ebpf.Accelerator // the engine's, for KernelPathStats
 	// ro are the route optimization counters (ro_linux.go), written
 	// by the data path without the lock.
 	ro roCounters
@@ -258,6 +260,7 @@ type engine struct {
 	table  *tunnel.Table
 	tun    *tunnel.Tunnel
 	fwd    *tunnel.Forwarder
+	accel  *ebpf.Accelerator // [tunnel] kernel_path (kernelpath_linux.go); nil when off or not running
 	sender *rawsock.Sender
 	icmp   *icmpConn
 	// ctl serves the control API (and control.metrics_listen).
@@ -381,10 +384,13 @@ func newRuntime(d *Daemon, cfg *conf.MN) (r *engine, err error) {
 	d.mu.Unlock()
 	r.dsmipInit(cfg)
 	r.dnaInit()
-	r.fwd, err = tunnel.NewForwarder(r.tun, r.forwarderConfig(cfg))
+	fc := r.forwarderConfig(cfg)
+	r.useKernelPath(&fc, cfg)
+	r.fwd, err = tunnel.NewForwarder(r.tun, fc)
 	if err != nil {
 		return nil, fmt.Errorf("mnd: tunnel device %s: %w", cfg.TunnelInterface, err)
 	}
+	r.kernelPathStarted()
 	if l, err := r.h.LinkByName(cfg.TunnelInterface); err == nil {
 		r.tunIndex = l.Attrs().Index
 	}
@@ -1031,6 +1037,7 @@ func (r *engine) event(e mobilenode.Event) {
 		if err := r.table.Set(netip.PrefixFrom(r.cfg.HomeAddress, 128), ep); err != nil {
 			r.routeErr("tunnel binding", err)
 		}
+		r.kernelPathBinding()
 		r.log.Info("registered", zap.String("event", "registered"), daemon.HoA(r.cfg.HomeAddress), daemon.CoA(e.CareOf),
 			daemon.HA(r.cfg.HomeAgent), daemon.Lifetime(e.Lifetime), daemon.Status(e.Status))
 		r.roAway(e.CareOf)
@@ -1154,6 +1161,7 @@ func (r *engine) teardown() {
 			r.log.Warn("closing the tunnel device", zap.Error(err))
 		}
 		r.fwd = nil
+		r.kernelPathClosed()
 	}
 	r.restoreSysctls()
 	select {

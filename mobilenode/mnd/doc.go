@@ -161,6 +161,33 @@
 // (Cleanup) finds what a crashed run left; the tunnel device is found by
 // name.
 //
+// # Kernel path ([tunnel] kernel_path)
+//
+// Opt-in (kernelpath_linux.go): the forwarder gets a tunnel/ebpf
+// Accelerator, as had's does, and the plan's routes into mip0 (the
+// default and the home prefix, IPv6) are installed through it: the same
+// routes under the same keys, with "encap bpf xmit" and rtm_protocol
+// ebpf.RouteProtocol instead of RouteProtocol, so a move or the return
+// home still replaces each in place. The encapsulation program keys on
+// the home address (outer source the care-of address, destination the
+// home agent); the decapsulation program on the access interfaces takes
+// only the home agent's packets to the current care-of address for the
+// home address. Both take IPv6 in IPv6 and, on an IPv4 care-of address
+// without a NAT, 6in4 (RFC 5555). The binding is handed to the kernel as
+// soon as the home
+// agent acknowledges it (one map update: packets leave with the old or
+// the new care-of address, never a mix). The window left is the
+// userspace forwarder's: until the acknowledgement packets leave with
+// the registered (old) care-of address, and the home agent's packets to
+// the new one that arrive between the acknowledgement and the map update
+// are dropped. What the programs do not take goes to the userspace
+// forwarder as before: IPv6 in UDP (behind a NAT) and the IPv4 home
+// address's packets (RFC 5555), the Mobility Header, extension headers,
+// and route-optimized
+// traffic, which does not use the tunnel. If the programs cannot load
+// (Linux before 6.6, no CAP_BPF) the daemon logs a warning and the
+// forwarder carries everything. Its counters: Daemon.KernelPathStats.
+//
 // # Shutdown
 //
 // When Run's context ends: away from home, a de-registration from the

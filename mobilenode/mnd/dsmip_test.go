@@ -268,6 +268,8 @@ func TestReloadableIPv4(t *testing.T) {
 		"home_agent_ipv4":   func(c *conf.MN) { c.HomeAgentIPv4 = tHA4 },
 		"force_udp":         func(c *conf.MN) { c.ForceUDP = true },
 		"ipv4_home_address": func(c *conf.MN) { c.IPv4HomeAddress = netip.IPv4Unspecified() },
+		// Not IPv4, but set up with the forwarder all the same.
+		"tunnel.kernel_path": func(c *conf.MN) { c.Tunnel.KernelPath = true },
 	} {
 		c := base()
 		mutate(c)

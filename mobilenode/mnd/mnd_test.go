@@ -13,6 +13,7 @@ import (
 
 	"github.com/gomip6/gomip6/conf"
 	"github.com/gomip6/gomip6/homeagent"
+	"github.com/gomip6/gomip6/internal/control"
 	"github.com/gomip6/gomip6/mip6"
 	"github.com/gomip6/gomip6/mobilenode"
 	"github.com/gomip6/gomip6/tunnel"
@@ -289,7 +290,7 @@ func TestMetrics(t *testing.T) {
 	var tn tunnel.Snapshot
 	tn.ByReason[tunnel.Out][tunnel.ReasonOK] = tunnel.Count{Packets: 3, Bytes: 300}
 	var b bytes.Buffer
-	if err := writeMetrics(&b, Status{Registered: true}, Counters{BUSent: 2}, &tn); err != nil {
+	if err := writeMetrics(&b, Status{Registered: true}, Counters{BUSent: 2}, &tn, &control.KernelPath{Up: true, Encapsulated: 7}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -297,6 +298,8 @@ func TestMetrics(t *testing.T) {
 		"mip6_mn_binding_updates_sent_total 2\n",
 		`mip6_tunnel_packets_total{direction="out",reason="ok"} 3` + "\n",
 		`mip6_tunnel_bytes_total{direction="out",reason="ok"} 300` + "\n",
+		"mip6_tunnel_kernel_path_up 1\n",
+		`mip6_tunnel_kernel_packets_total{outcome="encapsulated"} 7` + "\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("lacks %q:\n%s", want, b.String())

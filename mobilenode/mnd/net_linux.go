@@ -33,10 +33,7 @@ func (r *engine) apply(p Plan) {
 	clear(r.relink)
 	var pending map[RouteKey]bool
 	for _, rt := range c.Replace {
-		nr, err := r.nlRoute(rt)
-		if err == nil {
-			err = r.h.RouteReplace(nr)
-		}
+		err := r.replaceRoute(rt) // kernelpath_linux.go
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.ENETUNREACH):
@@ -74,12 +71,7 @@ func (r *engine) apply(p Plan) {
 		}
 	}
 	for _, rt := range c.Delete {
-		nr, err := r.nlRoute(rt)
-		if err != nil {
-			// The device is gone, and its routes with it.
-			continue
-		}
-		if err := r.h.RouteDel(nr); err != nil && !gone(err) {
+		if err := r.deleteRoute(rt); err != nil {
 			r.routeErr("deleting route "+rt.String(), err)
 		}
 	}
@@ -340,7 +332,7 @@ func (d *Daemon) handler() http.Handler {
 			snap = &s
 		}
 		w.Header().Set("Content-Type", control.MetricsContentType)
-		_ = writeMetrics(w, d.Status(), d.Counters(), snap)
+		_ = writeMetrics(w, d.Status(), d.Counters(), snap, d.kernelPathMetrics())
 	})
 	return mux
 }

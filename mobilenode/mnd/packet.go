@@ -45,6 +45,10 @@ func reloadable(old, new *conf.MN) error {
 	if old.TunnelInterface != new.TunnelInterface {
 		bad = append(bad, "tunnel_interface")
 	}
+	// The accelerator is set up with the forwarder (kernelpath_linux.go).
+	if old.Tunnel.KernelPath != new.Tunnel.KernelPath {
+		bad = append(bad, "tunnel.kernel_path")
+	}
 	if old.Control.Socket != new.Control.Socket {
 		bad = append(bad, "control.socket")
 	}

@@ -146,8 +146,11 @@ type Counters struct {
 
 // writeMetrics writes the Prometheus text of st, c and the tunnel's
 // counters.
-func writeMetrics(w io.Writer, st Status, c Counters, tc *tunnel.Snapshot) error {
+func writeMetrics(w io.Writer, st Status, c Counters, tc *tunnel.Snapshot, kp *control.KernelPath) error {
 	m := control.NewMetrics(w)
+	if kp != nil {
+		m.KernelPath(*kp)
+	}
 	b := func(v bool) float64 {
 		if v {
 			return 1

@@ -356,36 +356,122 @@ func (l *lab) testClose(t *testing.T) {
 }
 
 // TestCleanup: routes a process left behind (it did not Close) are found
-// by their protocol and removed.
+// by their protocol and device and removed, in every table; another
+// Accelerator's routes, into another device of the same namespace, stay.
 func TestCleanup(t *testing.T) {
+	ns := dummyNS(t, "gmdummy", "gmdummy2")
+	var ha, mn *Accelerator
+	must(t, ns.Do(func() (err error) {
+		if ha, err = New(Config{Tunnel: tunnel.Config{Role: tunnel.RoleHomeAgent}, Device: "gmdummy"}); err != nil {
+			return err
+		}
+		mn, err = New(Config{Tunnel: tunnel.Config{Role: tunnel.RoleMobileNode}, Device: "gmdummy2"})
+		return err
+	}))
+	defer ha.Close()
+	defer mn.Close()
+	must(t, ha.Update(bindingOf(t, netip.PrefixFrom(hoa, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: ha6, Remote: mn6})))
+	must(t, mn.AddRoute(RouteSpec{Dst: netip.MustParsePrefix("::/0"), Metric: 1, Table: 100}))
+	must(t, mn.AddRoute(RouteSpec{Dst: netip.MustParsePrefix("2001:db8:3::/64")}))
+	routes := func() string {
+		t.Helper()
+		out, err := ns.IP("-6", "route", "show", "table", "all", "proto", "0xb6")
+		must(t, err)
+		return squeeze(out)
+	}
+	out := routes()
+	for _, want := range []string{"2001:db8:3::100 encap bpf", "dev gmdummy ", "default encap bpf", "dev gmdummy2 table 100", "metric 1 ", "2001:db8:3::/64 encap bpf"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %q in routes:\n%s", want, out)
+		}
+	}
+	var n int
+	must(t, ns.Do(func() (err error) { n, err = Cleanup("gmdummy", "gmnosuchdev"); return err }))
+	out = routes()
+	if n != 1 || strings.Contains(out, "dev gmdummy ") || strings.Count(out, "dev gmdummy2") != 2 {
+		t.Errorf("Cleanup(gmdummy) removed %d, left:\n%s", n, out)
+	}
+	must(t, ns.Do(func() (err error) { n, err = Cleanup("gmdummy2"); return err }))
+	if out := routes(); n != 2 || strings.TrimSpace(out) != "" {
+		t.Errorf("Cleanup(gmdummy2) removed %d, left:\n%s", n, out)
+	}
+	must(t, ha.Close()) // its route is gone already: not an error
+	must(t, mn.Close())
+}
+
+// squeeze returns ip's output with each line's fields one space apart
+// (ip pads some) and without the trailing newline.
+func squeeze(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// dummyNS returns a namespace with veth devices devs (up, peers down) to
+// hang routes on.
+func dummyNS(t *testing.T, devs ...string) *netlab.NS {
 	netlab.SkipUnlessRoot(t)
 	nl, err := netlab.New(t)
 	must(t, err)
 	ns, err := nl.NS("x")
 	must(t, err)
-	_, err = ns.IP("link", "add", "gmdummy", "type", "veth", "peer", "name", "gmdummy1")
-	must(t, err)
-	_, err = ns.IP("link", "set", "gmdummy", "up")
-	must(t, err)
+	for i, d := range devs {
+		_, err = ns.IP("link", "add", d, "type", "veth", "peer", "name", fmt.Sprintf("gmpeer%d", i))
+		must(t, err)
+		_, err = ns.IP("link", "set", d, "up")
+		must(t, err)
+	}
+	return ns
+}
+
+// TestRouteSpec: AddRoute puts the route in the table and at the metric
+// asked for, replacing a plain route with the same key in place (as a
+// mobile node's plan has it), and DeleteRoute removes its own route but
+// not a plain one that replaced it under the same key.
+func TestRouteSpec(t *testing.T) {
+	ns := dummyNS(t, "gmdummy")
 	var a *Accelerator
 	must(t, ns.Do(func() (err error) {
-		a, err = New(Config{Tunnel: tunnel.Config{Role: tunnel.RoleHomeAgent}, Device: "gmdummy"})
+		a, err = New(Config{Tunnel: tunnel.Config{Role: tunnel.RoleMobileNode}, Device: "gmdummy"})
 		return err
 	}))
 	defer a.Close()
-	must(t, a.Update(bindingOf(t, netip.PrefixFrom(hoa, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: ha6, Remote: mn6})))
-	out, err := ns.IP("-6", "route", "show", "proto", "0xb6")
+	_, err := ns.IP("-6", "addr", "add", hoa.String()+"/128", "dev", "gmdummy", "nodad")
 	must(t, err)
-	if !strings.Contains(out, "2001:db8:3::100") || !strings.Contains(out, "encap bpf") {
-		t.Fatalf("route: %q", out)
+	show := func() string {
+		t.Helper()
+		out, err := ns.IP("-6", "route", "show", "table", "100")
+		must(t, err)
+		return squeeze(out)
 	}
-	must(t, ns.Do(Cleanup))
-	out, err = ns.IP("-6", "route", "show", "proto", "0xb6")
+	_, err = ns.IP("-6", "route", "add", "default", "dev", "gmdummy", "metric", "1", "table", "100", "proto", "109")
 	must(t, err)
-	if strings.TrimSpace(out) != "" {
-		t.Errorf("left after Cleanup: %s", out)
+	def := RouteSpec{Dst: netip.MustParsePrefix("::/0"), Src: hoa, Metric: 1, Table: 100}
+	must(t, a.AddRoute(def))
+	// One route: the plain one was replaced, not joined.
+	if out := show(); strings.Count(out, "\n") != 0 || !strings.Contains(out, "default encap bpf") || !strings.Contains(out, "proto 182 src "+hoa.String()+" metric 1 ") {
+		t.Fatalf("after AddRoute: %q", out)
 	}
-	must(t, a.Close()) // its route is gone already: not an error
+	// A second key (another metric) is a second route.
+	must(t, a.AddRoute(RouteSpec{Dst: def.Dst, Metric: 5, Table: 100}))
+	if out := show(); strings.Count(out, "encap bpf") != 2 {
+		t.Fatalf("two metrics: %q", out)
+	}
+	must(t, a.DeleteRoute(RouteSpec{Dst: def.Dst, Metric: 5, Table: 100}))
+	// The caller takes the key back with a plain route: DeleteRoute and
+	// Close leave it.
+	_, err = ns.IP("-6", "route", "replace", "default", "dev", "gmdummy", "metric", "1", "table", "100", "proto", "109")
+	must(t, err)
+	must(t, a.DeleteRoute(def))
+	must(t, a.AddRoute(RouteSpec{Dst: netip.MustParsePrefix("2001:db8:5::/64"), Metric: 1, Table: 100}))
+	_, err = ns.IP("-6", "route", "replace", "2001:db8:5::/64", "dev", "gmdummy", "metric", "1", "table", "100", "proto", "109")
+	must(t, err)
+	must(t, a.Close())
+	if out := show(); strings.Contains(out, "encap") || strings.Count(out, "proto 109") != 2 {
+		t.Errorf("after DeleteRoute and Close: %q", out)
+	}
 }
 
 // testMTU: a correspondent's packet of exactly the tunnel MTU reaches

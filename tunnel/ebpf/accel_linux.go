@@ -75,7 +75,7 @@ type Accelerator struct {
 
 	mu     sync.Mutex
 	links  []link.Link
-	routes map[netip.Prefix]*netlink.Route
+	routes map[routeKey]*netlink.Route
 	binds  map[netip.Prefix]tunnel.Endpoint
 }
 
@@ -91,7 +91,7 @@ func New(cfg Config) (a *Accelerator, err error) {
 	if cfg.Tunnel.HopLimit == 0 {
 		cfg.Tunnel.HopLimit = tunnel.DefaultHopLimit
 	}
-	a = &Accelerator{cfg: cfg, routes: map[netip.Prefix]*netlink.Route{}, binds: map[netip.Prefix]tunnel.Endpoint{}}
+	a = &Accelerator{cfg: cfg, routes: map[routeKey]*netlink.Route{}, binds: map[netip.Prefix]tunnel.Endpoint{}}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -214,7 +214,7 @@ func (a *Accelerator) Update(b *tunnel.Binding) error {
 		return fmt.Errorf("ebpf: %v: %w", p, err)
 	}
 	if a.cfg.Tunnel.Role == tunnel.RoleHomeAgent && a.devIndex != 0 {
-		if err := a.route(p, netip.Addr{}, b.TunnelMTU()); err != nil {
+		if err := a.route(RouteSpec{Dst: p, MTU: b.TunnelMTU()}); err != nil {
 			// All of the binding stays with the forwarder, and no map
 			// entry outlives the binding unknown to binds; the next
 			// Sync tries again.
@@ -250,7 +250,7 @@ func (a *Accelerator) Delete(p netip.Prefix) error {
 	}
 	delete(a.binds, p)
 	if a.cfg.Tunnel.Role == tunnel.RoleHomeAgent {
-		err = errors.Join(err, a.unroute(p))
+		err = errors.Join(err, a.unroute(a.key(RouteSpec{Dst: p})))
 	}
 	return err
 }
@@ -288,34 +288,90 @@ func (a *Accelerator) Sync(t *tunnel.Table) error {
 	return errors.Join(errs...)
 }
 
-// Route adds an accelerated route to dst into the tunnel (on a mobile
-// node: what goes through the home agent), with source address hint src
-// (zero for none; else an address of this node) and tunnel MTU mtu (0 or
-// at least the device's MTU: the device's).
+// RouteSpec is an accelerated route into the tunnel (AddRoute). Like any
+// IPv6 route, it is identified in the kernel by (Table, Dst, Metric):
+// AddRoute replaces the route with that key, whatever its protocol or
+// device, in one RTM_NEWROUTE with NLM_F_REPLACE, so a plain route into
+// the tun device becomes an accelerated one (and back, when the caller
+// replaces it again) without an instant with no route to Dst.
+type RouteSpec struct {
+	// Dst is the destination: on a mobile node what goes through the
+	// home agent (a default route, the home prefix).
+	Dst netip.Prefix
+	// Src is the preferred source address (RTA_PREFSRC; zero for none,
+	// else an address of this node): a mobile node's home address.
+	Src netip.Addr
+	// MTU is the tunnel MTU: 0, or at least the device's MTU, means the
+	// device's.
+	MTU int
+	// Metric is the route's metric; 0 means Config.Metric.
+	Metric int
+	// Table is the routing table; 0 means the main table.
+	Table int
+}
+
+// routeKey is a route's identity in the kernel: what RTM_NEWROUTE with
+// NLM_F_REPLACE replaces.
+type routeKey struct {
+	table  int
+	dst    netip.Prefix
+	metric int
+}
+
+// key returns r's identity with the defaults applied.
+func (a *Accelerator) key(r RouteSpec) routeKey {
+	k := routeKey{table: r.Table, dst: r.Dst.Masked(), metric: r.Metric}
+	if k.table == 0 {
+		k.table = unix.RT_TABLE_MAIN
+	}
+	if k.metric == 0 {
+		k.metric = a.cfg.Metric
+	}
+	return k
+}
+
+// Route adds an accelerated route to dst into the tunnel with
+// Config.Metric in the main table: AddRoute with source address hint src
+// and tunnel MTU mtu.
 func (a *Accelerator) Route(dst netip.Prefix, src netip.Addr, mtu int) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.route(dst.Masked(), src, mtu)
+	return a.AddRoute(RouteSpec{Dst: dst, Src: src, MTU: mtu})
 }
 
-// Unroute removes the accelerated route to dst.
+// Unroute removes the accelerated route to dst that Route added.
 func (a *Accelerator) Unroute(dst netip.Prefix) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.unroute(dst.Masked())
+	return a.DeleteRoute(RouteSpec{Dst: dst})
 }
 
-func (a *Accelerator) route(dst netip.Prefix, src netip.Addr, mtu int) error {
+// AddRoute adds (or replaces) the accelerated route r into the tunnel:
+// on a mobile node, what goes through the home agent, in the table and
+// at the metric its routing plan has for it.
+func (a *Accelerator) AddRoute(r RouteSpec) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.route(r)
+}
+
+// DeleteRoute removes the accelerated route with r's key (Table, Dst,
+// Metric) if AddRoute added it; the other fields do not matter. A route
+// that a caller has replaced in the meantime with a route of its own
+// under the same key is not removed: the deletion names RouteProtocol,
+// which the kernel matches (ip6_route_del).
+func (a *Accelerator) DeleteRoute(r RouteSpec) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.unroute(a.key(r))
+}
+
+func (a *Accelerator) route(rs RouteSpec) error {
+	k := a.key(rs)
+	dst, mtu := k.dst, rs.MTU
 	if a.nl == nil {
 		return ErrClosed
 	}
 	if a.devIndex == 0 {
 		return fmt.Errorf("ebpf: route %v: no Config.Device", dst)
 	}
-	enc := &netlink.BpfEncap{}
-	if err := enc.SetProg(nl.LWT_BPF_XMIT, a.encap.FD(), ProgramName+"encap"); err != nil {
-		return err
-	}
+	enc := &xmitEncap{fd: a.encap.FD(), name: ProgramName + "encap"}
 	// No LWT_BPF_XMIT_HEADROOM: the kernel subtracts it from the MTU of
 	// the route's device, the tun device, whose MTU is already the
 	// tunnel MTU (ForwarderConfig.MTU), and bpf_lwt_push_ip_encap makes
@@ -334,32 +390,64 @@ func (a *Accelerator) route(dst netip.Prefix, src netip.Addr, mtu int) error {
 		LinkIndex: a.devIndex,
 		Dst:       prefixNet(dst),
 		Protocol:  RouteProtocol,
-		Priority:  a.cfg.Metric,
+		Priority:  k.metric,
+		Table:     k.table,
 		Encap:     enc,
 		MTU:       mtu,
 		MTULock:   mtu > 0,
 		Family:    unix.AF_INET6,
 	}
-	if src.IsValid() {
-		r.Src = src.AsSlice()
+	if rs.Src.IsValid() {
+		r.Src = rs.Src.AsSlice()
 	}
 	if err := a.nl.RouteReplace(r); err != nil {
 		return fmt.Errorf("ebpf: route %v: %w", dst, err)
 	}
-	a.routes[dst] = r
+	a.routes[k] = r
 	return nil
 }
 
-func (a *Accelerator) unroute(dst netip.Prefix) error {
-	r, ok := a.routes[dst]
+func (a *Accelerator) unroute(k routeKey) error {
+	r, ok := a.routes[k]
 	if !ok {
 		return nil
 	}
-	delete(a.routes, dst)
+	delete(a.routes, k)
 	if err := a.nl.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("ebpf: route %v: %w", dst, err)
+		return fmt.Errorf("ebpf: route %v: %w", k.dst, err)
 	}
 	return nil
+}
+
+// xmitEncap is a route's "encap bpf xmit PROGRAM" (LWTUNNEL_ENCAP_BPF
+// with LWT_BPF_XMIT: the program's descriptor and name, as
+// include/uapi/linux/lwtunnel.h nests them). netlink.BpfEncap says the
+// same, but its Encode assigns a package variable of the netlink library
+// that the library's event subscriptions read on their own goroutines: a
+// data race in a daemon that follows address events (mnd).
+type xmitEncap struct {
+	fd   int
+	name string
+}
+
+func (e *xmitEncap) Type() int { return nl.LWTUNNEL_ENCAP_BPF }
+
+func (e *xmitEncap) Decode([]byte) error {
+	return errors.New("ebpf: decoding a route's bpf encap is not supported")
+}
+
+func (e *xmitEncap) Encode() ([]byte, error) {
+	x := nl.NewRtAttr(nl.LWT_BPF_XMIT, nil)
+	x.AddRtAttr(nl.LWT_BPF_PROG_FD, nl.Uint32Attr(uint32(e.fd)))
+	x.AddRtAttr(nl.LWT_BPF_PROG_NAME, nl.ZeroTerminated(e.name))
+	return x.Serialize(), nil
+}
+
+func (e *xmitEncap) String() string { return "bpf xmit " + e.name }
+
+func (e *xmitEncap) Equal(x netlink.Encap) bool {
+	o, ok := x.(*xmitEncap)
+	return ok && *o == *e
 }
 
 func prefixNet(p netip.Prefix) *net.IPNet {
@@ -412,8 +500,8 @@ func (a *Accelerator) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var errs []error
-	for dst := range a.routes {
-		errs = append(errs, a.unroute(dst))
+	for k := range a.routes {
+		errs = append(errs, a.unroute(k))
 	}
 	for _, l := range a.links {
 		errs = append(errs, l.Close())
@@ -432,20 +520,43 @@ func (a *Accelerator) Close() error {
 	return errors.Join(errs...)
 }
 
-// Cleanup removes, in the current network namespace, the routes an
-// Accelerator of a process that did not close it left behind
-// (RouteProtocol): they hold its encapsulation program. Attachments need
-// no cleanup: tcx links go with the process.
-func Cleanup() error {
-	rs, err := netlink.RouteListFiltered(unix.AF_INET6, &netlink.Route{Protocol: RouteProtocol}, netlink.RT_FILTER_PROTOCOL)
-	if err != nil {
-		return fmt.Errorf("ebpf: cleanup: %w", err)
-	}
+// Cleanup removes, in the current network namespace, the routes into the
+// tun devices named devices that an Accelerator of a process that did not
+// close it left behind (RouteProtocol, in any table): they hold its
+// encapsulation program. It returns how many it removed. Routes into
+// other devices are left alone: they may belong to another Accelerator
+// in the same namespace (a home agent and a mobile node side by side,
+// each with its own tun device). A device that does not exist has no
+// routes. Attachments need no cleanup: tcx links go with the process.
+func Cleanup(devices ...string) (int, error) {
+	n := 0
 	var errs []error
-	for i := range rs {
-		errs = append(errs, netlink.RouteDel(&rs[i]))
+	for _, dev := range devices {
+		l, err := netlink.LinkByName(dev)
+		if err != nil {
+			if !errors.As(err, new(netlink.LinkNotFoundError)) {
+				errs = append(errs, fmt.Errorf("ebpf: cleanup: %s: %w", dev, err))
+			}
+			continue
+		}
+		// RT_FILTER_TABLE with RT_TABLE_UNSPEC: every table, not only
+		// main (a mobile node's policy tables).
+		rs, err := netlink.RouteListFiltered(unix.AF_INET6,
+			&netlink.Route{Protocol: RouteProtocol, LinkIndex: l.Attrs().Index, Table: unix.RT_TABLE_UNSPEC},
+			netlink.RT_FILTER_PROTOCOL|netlink.RT_FILTER_OIF|netlink.RT_FILTER_TABLE)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ebpf: cleanup: %s: %w", dev, err))
+			continue
+		}
+		for i := range rs {
+			if err := netlink.RouteDel(&rs[i]); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("ebpf: cleanup: %s: %w", dev, err))
+				continue
+			}
+			n++
+		}
 	}
-	return errors.Join(errs...)
+	return n, errors.Join(errs...)
 }
 
 // Stats returns the counters summed as tunnel.KernelStats (zero if they
@@ -468,22 +579,47 @@ func (a *Accelerator) Stats() tunnel.KernelStats {
 	return s
 }
 
+// Error marks the errors of the kernel path among those a Forwarder
+// reports (ForwarderConfig.OnError): those of the function Start returns
+// (the programs could not load or attach) and of its KernelPath's Sync
+// (the kernel refused a map entry or a route). They do not stop the
+// forwarder, which carries what the kernel path does not: a daemon logs
+// them as warnings and runs on.
+type Error struct{ Err error }
+
+func (e *Error) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error marked.
+func (e *Error) Unwrap() error { return e.Err }
+
+// markedPath is the KernelPath Start hands the forwarder: the
+// Accelerator with its Sync errors marked.
+type markedPath struct{ *Accelerator }
+
+func (s markedPath) Sync(t *tunnel.Table) error {
+	if err := s.Accelerator.Sync(t); err != nil {
+		return &Error{err}
+	}
+	return nil
+}
+
 // Start returns a ForwarderConfig.EBPF function: it creates an
 // Accelerator with cfg on the forwarder's tun device and, if started is
 // not nil, hands it to started (a mobile node adds its Routes there).
+// Its errors, and its KernelPath's Sync errors, are *Error.
 func Start(cfg Config, started func(*Accelerator) error) func(device string) (tunnel.KernelPath, error) {
 	return func(device string) (tunnel.KernelPath, error) {
 		cfg.Device = device
 		a, err := New(cfg)
 		if err != nil {
-			return nil, err
+			return nil, &Error{err}
 		}
 		if started != nil {
 			if err := started(a); err != nil {
 				a.Close()
-				return nil, err
+				return nil, &Error{err}
 			}
 		}
-		return a, nil
+		return markedPath{a}, nil
 	}
 }

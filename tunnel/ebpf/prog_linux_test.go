@@ -349,6 +349,27 @@ func TestDecapProgramMobileNode(t *testing.T) {
 	if ret, _, ctr := run(t, mn, wrong.frame()); ret != -1 || ctr["in_passed"] != 1 {
 		t.Errorf("not our home address: verdict %d, counters %v", ret, ctr)
 	}
+	// A move: one Update changes both ends of the template at once. The
+	// old care-of address is no longer our end (RFC 6275 §10.4.5's
+	// filter, from the mobile node's side), the new one is.
+	newCoA := netip.MustParseAddr("2001:db8:9::2")
+	if err := mn.Update(bindingOf(t, netip.PrefixFrom(hoa, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: newCoA, Remote: ha6})); err != nil {
+		t.Fatal(err)
+	}
+	if ret, _, ctr := run(t, mn, good.frame()); ret != 2 || ctr["in_outer_dst"] != 1 {
+		t.Errorf("to the old care-of address: verdict %d, counters %v", ret, ctr)
+	}
+	moved := good
+	moved.outerDst = newCoA
+	if ret, out, ctr := run(t, mn, moved.frame()); ret != 0 || ctr["in_ok"] != 1 || cmp.Diff(moved.decapped(0), out[:len(moved.decapped(0))]) != "" {
+		t.Errorf("to the new care-of address: verdict %d, counters %v", ret, ctr)
+	}
+	if err := mn.Delete(netip.PrefixFrom(hoa, 128)); err != nil {
+		t.Fatal(err)
+	}
+	if ret, _, ctr := run(t, mn, moved.frame()); ret != -1 || ctr["in_passed"] != 1 {
+		t.Errorf("after Delete (at home): verdict %d, counters %v", ret, ctr)
+	}
 }
 
 // FuzzDecapProgram runs the decapsulation program (BPF_PROG_TEST_RUN) and
