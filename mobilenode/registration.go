@@ -511,9 +511,11 @@ func (r *Registration) Timer(now time.Time) Output {
 			// Keep the retransmission schedule running.
 			o.Events = append(o.Events, Event{Kind: EventExpired})
 			e.State = Registering
-		case Registering:
+		case Registering, AddressInvalid:
 			// The old care-of address's binding ran out while the
-			// new one was being registered.
+			// new one was being registered, or while no Binding
+			// Update could go out for it (the operator wants to
+			// know the binding is gone either way).
 			o.Events = append(o.Events, Event{Kind: EventExpired})
 		case Deregistering:
 			// Nothing left to delete.

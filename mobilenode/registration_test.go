@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -795,6 +796,29 @@ func TestHomeAddressInvalidThenExtended(t *testing.T) {
 	}
 }
 
+// TestAddressInvalidExpiry: a binding that runs out while no Binding
+// Update may go out (AddressInvalid) is reported expired, once.
+func TestAddressInvalidExpiry(t *testing.T) {
+	l := newLab(t, mnConfig(t))
+	r := l.mn
+	l.exchange(r.Moved(coa1, l.now).Send)
+	if r.State() != Registered {
+		t.Fatalf("state %v", r.State())
+	}
+	exp := r.Entry().Expires
+	r.SetHomeAddressValidUntil(l.now.Add(time.Second), l.now)
+	if r.State() != AddressInvalid {
+		t.Fatalf("state %v after the bound fell below a unit", r.State())
+	}
+	o := r.Timer(exp)
+	if diff := cmp.Diff([]EventKind{EventExpired}, kinds(o.Events), cmpOpts); diff != "" || o.Send != nil {
+		t.Fatalf("at expiry (-want +got):\n%s send %v", diff, o.Send != nil)
+	}
+	if o := r.Timer(exp.Add(time.Minute)); len(o.Events) != 0 || o.Send != nil || r.State() != AddressInvalid {
+		t.Fatalf("after expiry: %+v state %v", o, r.State())
+	}
+}
+
 // TestLifetimeBoundRefresh: the refresh comes before the home address
 // runs out and asks for what is left then; a bound extended meanwhile is
 // used by the next Binding Update; without one, the bindings shrink and
@@ -858,9 +882,10 @@ func TestLifetimeBoundRefresh(t *testing.T) {
 				t.Errorf("lifetimes sent %v do not shrink", sent)
 			}
 		}
-		// The binding runs out with the address; nothing more goes out.
+		// The binding runs out with the address (reported); nothing
+		// more goes out.
 		l.now = until
-		if o, e := r.Timer(l.now), r.Entry(); o.Send != nil || len(o.Events) != 0 || e.HasBinding(l.now) {
+		if o, e := r.Timer(l.now), r.Entry(); o.Send != nil || !slices.Equal(kinds(o.Events), []EventKind{EventExpired}) || e.HasBinding(l.now) {
 			t.Fatalf("after expiry: %+v entry %+v", o, r.Entry())
 		}
 		if _, ok := r.NextTimer(); ok {
