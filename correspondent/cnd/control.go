@@ -138,28 +138,15 @@ func (d *Daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	m.Counter("mip6_cn_signalling_queue_full_total", "Packets dropped because the signalling queue was full.", c.rxQueueFull.Load())
 	m.Counter("mip6_cn_socket_drops_total", "Packets the kernel dropped because the packet socket's queue was full.", c.rxDrops.Load())
 	m.Counter("mip6_cn_malformed_total", "Packets that did not parse.", c.malformed.Load())
-	for i := range c.mhReceived {
-		if v := c.mhReceived[i].Load(); v != 0 {
-			m.Counter("mip6_cn_mobility_headers_received_total", "Mobility Headers received, by type.", v, "type", mip6.MHType(i).String())
-		}
-	}
-	for i := range c.sent {
-		if v := c.sent[i].Load(); v != 0 {
-			m.Counter("mip6_cn_mobility_headers_sent_total", "Mobility Headers sent, by type.", v, "type", mip6.MHType(i).String())
-		}
-	}
+	mhType := func(i int) string { return mip6.MHType(i).String() }
+	m.CounterByLabel("mip6_cn_mobility_headers_received_total", "Mobility Headers received, by type.", c.mhReceived[:], "type", mhType)
+	m.CounterByLabel("mip6_cn_mobility_headers_sent_total", "Mobility Headers sent, by type.", c.sent[:], "type", mhType)
 	m.Counter("mip6_cn_binding_refresh_requests_sent_total", "Binding Refresh Requests sent.", c.brrSent.Load())
 	m.Counter("mip6_cn_send_errors_total", "Signalling the kernel refused to send.", c.sendErrors.Load())
-	for i := range c.byStatus {
-		if v := c.byStatus[i].Load(); v != 0 {
-			m.Counter("mip6_cn_binding_updates_total", "Binding Updates answered or accepted, by status.", v, "status", mip6.Status(i).String())
-		}
-	}
-	for i := range c.byDrop {
-		if v := c.byDrop[i].Load(); v != 0 {
-			m.Counter("mip6_cn_dropped_total", "Mobility Headers dropped without an answer, by reason.", v, "reason", correspondent.DropReason(i).String())
-		}
-	}
+	m.CounterByLabel("mip6_cn_binding_updates_total", "Binding Updates answered or accepted, by status.", c.byStatus[:], "status",
+		func(i int) string { return mip6.Status(i).String() })
+	m.CounterByLabel("mip6_cn_dropped_total", "Mobility Headers dropped without an answer, by reason.", c.byDrop[:], "reason",
+		func(i int) string { return correspondent.DropReason(i).String() })
 	m.Counter("mip6_cn_bindings_created_total", "Bindings created.", c.created.Load())
 	m.Counter("mip6_cn_bindings_moved_total", "Bindings moved to a new care-of address.", c.moved.Load())
 	m.Counter("mip6_cn_bindings_deleted_total", "Bindings deleted by de-registration or reload.", c.deleted.Load())

@@ -248,16 +248,10 @@ func (d *Daemon) writeMetrics(b *bytes.Buffer, bindings int) {
 		m.Counter("mip6_ha_signalling_ipv4_received_total", h, c.sig6in4.Load(), "encapsulation", "ipv4")
 		m.Counter("mip6_ha_signalling_ipv4_queue_full_total", "Signalling packets over IPv4 dropped because the queue was full.", c.sigQueueFull.Load())
 	}
-	for i := range c.byStatus {
-		if v := c.byStatus[i].Load(); v != 0 {
-			m.Counter("mip6_ha_binding_updates_total", "Binding Updates answered or accepted, by status.", v, "status", mip6.Status(i).String())
-		}
-	}
-	for i := range c.byDrop {
-		if v := c.byDrop[i].Load(); v != 0 {
-			m.Counter("mip6_ha_binding_updates_dropped_total", "Binding Updates dropped without an answer, by reason.", v, "reason", homeagent.DropReason(i).String())
-		}
-	}
+	m.CounterByLabel("mip6_ha_binding_updates_total", "Binding Updates answered or accepted, by status.", c.byStatus[:], "status",
+		func(i int) string { return mip6.Status(i).String() })
+	m.CounterByLabel("mip6_ha_binding_updates_dropped_total", "Binding Updates dropped without an answer, by reason.", c.byDrop[:], "reason",
+		func(i int) string { return homeagent.DropReason(i).String() })
 	m.Counter("mip6_ha_binding_acks_sent_total", "Binding Acknowledgements sent.", c.baSent.Load())
 	m.Counter("mip6_ha_binding_errors_sent_total", "Binding Errors sent.", c.beSent.Load())
 	m.Counter("mip6_ha_binding_refresh_requests_sent_total", "Binding Refresh Requests sent.", c.brrSent.Load())

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Metrics writes the Prometheus text exposition format (version 0.0.4)
@@ -38,6 +39,21 @@ func (m *Metrics) Counter(name, help string, v uint64, labels ...string) {
 // Gauge writes one sample of a value that goes up and down.
 func (m *Metrics) Gauge(name, help string, v float64, labels ...string) {
 	m.sample(name, help, "gauge", formatFloat(v), labels)
+}
+
+// CounterByLabel writes one sample of the counter family name for each
+// element of counts that is not zero, in index order, labelled
+// label=value(i). It is for the families the daemons count in an array
+// indexed by a code (a Mobility Header type, a Binding Acknowledgement
+// status, a drop reason): a scrape lists the codes that occurred, not all
+// 256, and a family with no occurrence is left out whole, HELP and TYPE
+// included.
+func (m *Metrics) CounterByLabel(name, help string, counts []atomic.Uint64, label string, value func(i int) string) {
+	for i := range counts {
+		if v := counts[i].Load(); v != 0 {
+			m.Counter(name, help, v, label, value(i))
+		}
+	}
 }
 
 // Err returns the first error met: a bad name or label, or a write error.

@@ -3,6 +3,7 @@ package control
 import (
 	"bytes"
 	"math"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -54,5 +55,38 @@ func TestMetricsErrors(t *testing.T) {
 		if m.Err() == nil {
 			t.Errorf("%s %v: no error", tc.name, tc.labels)
 		}
+	}
+}
+
+// TestCounterByLabel: only the non-zero elements are written, in index
+// order, under one HELP/TYPE header; a family with no occurrence writes
+// nothing at all, not even its header.
+func TestCounterByLabel(t *testing.T) {
+	var counts [5]atomic.Uint64
+	counts[1].Store(4)
+	counts[3].Store(1)
+	var none [3]atomic.Uint64
+	names := []string{"zero", "one", "two", "three", "four"}
+	var b bytes.Buffer
+	m := NewMetrics(&b)
+	m.CounterByLabel("mip6_none_total", "Never written.", none[:], "code", func(i int) string { return names[i] })
+	m.CounterByLabel("mip6_codes_total", "Codes seen.", counts[:], "code", func(i int) string { return names[i] })
+	if err := m.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := `# HELP mip6_codes_total Codes seen.
+# TYPE mip6_codes_total counter
+mip6_codes_total{code="one"} 4
+mip6_codes_total{code="three"} 1
+`
+	if d := cmp.Diff(want, b.String()); d != "" {
+		t.Errorf("output (-want +got):\n%s", d)
+	}
+
+	// The samples go through Counter: a bad label name is an error.
+	m = NewMetrics(&bytes.Buffer{})
+	m.CounterByLabel("mip6_codes_total", "h", counts[:], "1code", func(i int) string { return names[i] })
+	if m.Err() == nil {
+		t.Error("bad label name: no error")
 	}
 }

@@ -192,16 +192,21 @@ func (b *Batch[A]) PrepareRecv(i int, buf []byte) {
 // Recv receives up to len(Hdrs) messages with one recvmmsg(2) on fd,
 // into the buffers PrepareRecv gave, and sets N (0 on an error). It first
 // restores the lengths the kernel overwrote on the previous receive.
-func (b *Batch[A]) Recv(fd uintptr, flags int) syscall.Errno {
+func (b *Batch[A]) Recv(fd uintptr, flags int) syscall.Errno { return b.RecvN(fd, flags, len(b.Hdrs)) }
+
+// RecvN is Recv into the first n messages only (1 <= n <= len(Hdrs)),
+// for a caller whose batch size changes from call to call; only those n
+// need PrepareRecv.
+func (b *Batch[A]) RecvN(fd uintptr, flags, n int) syscall.Errno {
 	b.N = 0
-	for i := range b.Hdrs {
+	for i := range b.Hdrs[:n] {
 		h := &b.Hdrs[i].Hdr
 		h.Namelen = uint32(unsafe.Sizeof(b.Names[i]))
 		h.SetControllen(b.oobLen)
 		h.Flags = 0
 	}
 	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.Hdrs[0])),
-		uintptr(len(b.Hdrs)), uintptr(flags), 0, 0)
+		uintptr(n), uintptr(flags), 0, 0)
 	if e == 0 {
 		b.N = int(r)
 	}

@@ -183,3 +183,39 @@ func TestControl(t *testing.T) {
 		t.Errorf("message 1: address %p/%d", h.Name, h.Namelen)
 	}
 }
+
+// TestRecvN receives into the first n messages only: with three
+// datagrams queued, RecvN with n 1 takes one and leaves two, which the
+// messages not prepared (no buffer) must not swallow.
+func TestRecvN(t *testing.T) {
+	tx, _ := udpSocket(t)
+	rx, _ := udpSocket(t)
+	to, err := unix.Getsockname(rx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a", "bb", "ccc"} {
+		if err := unix.Sendto(tx, []byte(p), 0, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var r Batch[unix.RawSockaddrInet6]
+	r.Init(4, 4, 0)
+	bufs := [][]byte{make([]byte, 10), make([]byte, 10)}
+	var got []string
+	for i, n := range []int{1, 2} {
+		r.PrepareRecv(i, bufs[i])
+		if e := r.RecvN(uintptr(rx), unix.MSG_DONTWAIT, n); e != 0 {
+			t.Fatalf("RecvN(%d): %v", n, e)
+		}
+		if r.N != n {
+			t.Errorf("RecvN(%d) received %d", n, r.N)
+		}
+		for j := range r.N {
+			got = append(got, string(bufs[j][:r.Hdrs[j].Len]))
+		}
+	}
+	if diff := cmp.Diff([]string{"a", "bb", "ccc"}, got); diff != "" {
+		t.Errorf("received (-want +got):\n%s", diff)
+	}
+}

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 
+	"github.com/gomip6/gomip6/internal/mmsg"
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -73,14 +73,11 @@ type Listener struct {
 
 	closed atomic.Bool
 
-	mu     sync.Mutex // guards the recvmmsg state below
-	hdrs   [MaxBatch]unix.Mmsghdr
-	iovs   [MaxBatch]unix.Iovec
-	names  [MaxBatch]unix.RawSockaddrLinklayer
-	n      int // vector length of the current call
-	got    int // result of the current call
-	errno  syscall.Errno
-	recvFn func(fd uintptr) bool // l.recv, made once: no closure per read
+	mu     sync.Mutex                            // guards the recvmmsg state below
+	b      mmsg.Batch[unix.RawSockaddrLinklayer] // MaxBatch messages, no control data
+	n      int                                   // vector length of the current call
+	errno  syscall.Errno                         // result of the current call; b.N the count
+	recvFn func(fd uintptr) bool                 // l.recv, made once: no closure per read
 
 	readMu sync.Mutex // guards one
 	one    [1]Message
@@ -108,6 +105,7 @@ func Listen(ifi *net.Interface, cfg Config) (*Listener, error) {
 		return nil, fmt.Errorf("rawsock: listen on %s: %w", ifi.Name, err)
 	}
 	l := &Listener{c: c, ifi: ifi}
+	l.b.Init(MaxBatch, MaxBatch, 0)
 	l.recvFn = l.recv
 	if err := l.setup(cfg); err != nil {
 		c.Close()
@@ -151,12 +149,11 @@ func (l *Listener) Interface() *net.Interface { return l.ifi }
 // recv is the RawConn.Read callback: one non-blocking recvmmsg. It returns
 // false to wait for readability on EAGAIN.
 func (l *Listener) recv(fd uintptr) bool {
-	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&l.hdrs[0])),
-		uintptr(l.n), unix.MSG_DONTWAIT, 0, 0)
+	e := l.b.RecvN(fd, unix.MSG_DONTWAIT, l.n)
 	if e == unix.EAGAIN || e == unix.EINTR {
 		return false
 	}
-	l.got, l.errno = int(r), e
+	l.errno = e
 	return true
 }
 
@@ -176,20 +173,13 @@ func (l *Listener) ReadBatch(ms []Message) (int, error) {
 		if len(ms[i].Buf) == 0 {
 			return 0, fmt.Errorf("rawsock: message %d has no buffer", i)
 		}
-		l.iovs[i].Base = &ms[i].Buf[0]
-		l.iovs[i].SetLen(len(ms[i].Buf))
-		h := &l.hdrs[i]
-		*h = unix.Mmsghdr{}
-		h.Hdr.Name = (*byte)(unsafe.Pointer(&l.names[i]))
-		h.Hdr.Namelen = unix.SizeofSockaddrLinklayer
-		h.Hdr.Iov = &l.iovs[i]
-		h.Hdr.SetIovlen(1)
+		l.b.PrepareRecv(i, ms[i].Buf)
 	}
-	l.n, l.got, l.errno = n, 0, 0
+	l.n, l.b.N, l.errno = n, 0, 0
 	err := l.rc.Read(l.recvFn)
 	// Drop the references to the caller's buffers.
 	for i := range n {
-		l.iovs[i].Base = nil
+		l.b.Iovs[i].Base = nil
 	}
 	if err != nil {
 		// The poller's "use of closed file" is neither net.ErrClosed nor
@@ -202,14 +192,14 @@ func (l *Listener) ReadBatch(ms []Message) (int, error) {
 	if l.errno != 0 {
 		return 0, fmt.Errorf("rawsock: recvmmsg: %w", l.errno)
 	}
-	for i := range l.got {
-		h, sa := &l.hdrs[i], &l.names[i]
+	for i := range l.b.N {
+		h, sa := &l.b.Hdrs[i], &l.b.Names[i]
 		ms[i].N = int(h.Len)
 		ms[i].Ifindex = int(sa.Ifindex)
 		ms[i].PktType = sa.Pkttype
 		ms[i].Truncated = h.Hdr.Flags&unix.MSG_TRUNC != 0
 	}
-	return l.got, nil
+	return l.b.N, nil
 }
 
 // Read reads one packet into b and returns its length and the interface
