@@ -186,7 +186,20 @@
 // and route-optimized
 // traffic, which does not use the tunnel. If the programs cannot load
 // (Linux before 6.6, no CAP_BPF) the daemon logs a warning and the
-// forwarder carries everything. Its counters: Daemon.KernelPathStats.
+// forwarder carries everything, but without PacketReceive (turned off
+// for the kernel path before it is known to load): behind an interface
+// that does GRO, tunnelled TCP then suffers as the README's GRO=nic rows
+// show. Its counters: Daemon.KernelPathStats and /v1/metrics
+// (mip6_tunnel_kernel_*). The liveness check adds the programs' packet
+// counters to the forwarder's; learning correspondents for route
+// optimization samples, on every interface, the home agent's IPv6 in
+// IPv6 before the ingress program strips it (a packet socket of every
+// protocol runs before tcx), as the tunnel device no longer sees them.
+// Left: the accelerated routes keep the tunnel device's MTU (a smaller
+// path MTU to the home agent is not followed into them, as had's are); a
+// move's map update can race the forwarder's re-sync of the table, which
+// may put the old care-of address back until the change signal's next
+// Sync (a fraction of a millisecond).
 //
 // # Shutdown
 //

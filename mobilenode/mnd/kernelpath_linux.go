@@ -98,6 +98,9 @@ func (r *engine) kernelPathClosed() { r.setAccel(nil) }
 
 func (r *engine) setAccel(a *ebpf.Accelerator) {
 	r.accel = a
+	// The liveness check's counters change their sum (liveness_linux.go):
+	// it starts afresh.
+	r.live.l.Stop()
 	r.d.mu.Lock()
 	r.d.accel = a
 	r.d.mu.Unlock()

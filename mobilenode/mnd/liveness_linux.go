@@ -76,6 +76,13 @@ func (r *engine) livenessTimer(now time.Time) {
 	c := r.tun.Counters.Snapshot()
 	out := c.Get(tunnel.Out, tunnel.ReasonOK).Packets
 	in := c.Get(tunnel.In, tunnel.ReasonOK).Packets
+	if r.accel != nil {
+		// The kernel path's packets never reach the forwarder
+		// (kernelpath_linux.go); a GSO packet counts once, which
+		// is all a one-way check needs.
+		k := r.accel.Stats()
+		out, in = out+k.Encapsulated, in+k.Decapsulated
+	}
 	if !r.live.l.Poll(now, out, in) {
 		return
 	}

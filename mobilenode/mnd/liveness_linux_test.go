@@ -14,8 +14,22 @@ import (
 // again within about DefaultLiveness, instead of at the refresh of the
 // 60 s lifetime (about 50 s later, mobilenode.RefreshInterval).
 func TestRootLivenessHomeAgentLostState(t *testing.T) {
+	t.Run("userspace", func(t *testing.T) { testLivenessLostState(t, false) })
+	// Through the kernel path the forwarder sees none of the packets:
+	// the check adds the programs' counters.
+	t.Run("kernel path", func(t *testing.T) { testLivenessLostState(t, true) })
+}
+
+func testLivenessLostState(t *testing.T, kernelPath bool) {
 	l := newRootLab(t)
-	d, _ := l.startOnA()
+	var d *Daemon
+	if kernelPath {
+		cfg := l.mnConf()
+		cfg.Tunnel.KernelPath = true
+		d, _ = l.startKernelPath(cfg)
+	} else {
+		d, _ = l.startOnA()
+	}
 	echo := l.tcpEcho()
 	echo("before the home agent lost the binding")
 	regs := d.Counters().Registrations

@@ -144,7 +144,11 @@ type roState struct {
 	// sources to the loop, learned is when each was last seen (sampled,
 	// or its direct path counted packets: usage), checked every
 	// ROIdleCheck; the idle ones are removed.
-	learnL    *rawsock.Listener
+	learnL *rawsock.Listener
+	// learnK samples on every interface the tunnelled packets the
+	// kernel path decapsulates ([tunnel] kernel_path): they never
+	// enter the tunnel device, where learnL looks.
+	learnK    *rawsock.Listener
 	learnCh   chan netip.Addr
 	learned   map[netip.Addr]roUsage
 	nextCheck time.Time
@@ -435,9 +439,11 @@ func (r *engine) roTeardown() {
 		r.ro.ptb.Close()
 		r.ro.ptb = nil
 	}
-	if r.ro.learnL != nil {
-		r.ro.learnL.Close()
-		r.ro.learnL = nil
+	for _, l := range []**rawsock.Listener{&r.ro.learnL, &r.ro.learnK} {
+		if *l != nil {
+			(*l).Close()
+			*l = nil
+		}
 	}
 	if r.ro.nft {
 		if err := roFirewall(false); err != nil {
@@ -922,17 +928,69 @@ func (r *engine) roStartLearning(cfg *conf.MN) error {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		roLearnLoop(l, r.done, r.ro.learnCh)
+		roLearnLoop(l, r.done, r.ro.learnCh, netip.Addr{})
+	}()
+	if r.accel == nil {
+		return nil
+	}
+	// The kernel path decapsulates on the access interfaces, so the
+	// tunnel device only sees what it leaves to the forwarder. A packet
+	// socket of every protocol sees a frame before tcx ingress does:
+	// sample the home
+	// agent's IPv6-in-IPv6 packets there (roLearnLoop checks the outer
+	// source), 80 octets, the inner header's source at 48. 6in4 is
+	// left out: route optimization needs an IPv6 care-of address.
+	prog, err = bpf.Assemble(roKernelPathSampler())
+	if err != nil {
+		return err
+	}
+	// ETH_P_ALL: a socket for one protocol is served after tc ingress,
+	// when the program has already taken the outer header off; only
+	// the taps of every protocol run before it.
+	k, err := rawsock.Listen(&net.Interface{Index: 0, Name: "any"}, rawsock.Config{Filter: prog, Protocol: unix.ETH_P_ALL})
+	if err != nil {
+		return err
+	}
+	r.ro.learnK = k
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		roLearnLoop(k, r.done, r.ro.learnCh, r.cfg.HomeAgent)
 	}()
 	return nil
 }
 
+// roKernelPathSampler is learnK's filter (SOCK_DGRAM: offsets from the
+// IPv6 header): IPv6-in-IPv6 packets to this host, one in roSampleEvery,
+// the two headers of each.
+func roKernelPathSampler() []bpf.Instruction {
+	return []bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.PACKET_HOST, SkipTrue: 11},
+		bpf.LoadAbsolute{Off: 0, Size: 1},
+		bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 8},
+		bpf.LoadAbsolute{Off: 6, Size: 1},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: mip6.ProtoIPv6, SkipTrue: 6},
+		bpf.LoadAbsolute{Off: mip6.IPv6HeaderLen, Size: 1},
+		bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 3},
+		bpf.LoadExtension{Num: bpf.ExtRand},
+		bpf.ALUOpConstant{Op: bpf.ALUOpMod, Val: max(roSampleEvery, 1)},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
+		bpf.RetConstant{Val: 0},
+		bpf.RetConstant{Val: 2 * mip6.IPv6HeaderLen},
+	}
+}
+
 // roLearnLoop hands the source of every sampled packet to the loop,
-// dropping when the loop is busy (another sample will come).
-func roLearnLoop(l *rawsock.Listener, done <-chan struct{}, ch chan<- netip.Addr) {
+// dropping when the loop is busy (another sample will come). With ha
+// valid the samples are IPv6 in IPv6 and count only from ha: the inner
+// packet's source is handed on.
+func roLearnLoop(l *rawsock.Listener, done <-chan struct{}, ch chan<- netip.Addr, ha netip.Addr) {
 	ms := make([]rawsock.Message, 8)
 	for i := range ms {
-		ms[i].Buf = make([]byte, 64)
+		ms[i].Buf = make([]byte, 2*mip6.IPv6HeaderLen)
 	}
 	for {
 		n, err := l.ReadBatch(ms)
@@ -943,11 +1001,18 @@ func roLearnLoop(l *rawsock.Listener, done <-chan struct{}, ch chan<- netip.Addr
 			continue
 		}
 		for _, m := range ms[:n] {
-			if m.N < mip6.IPv6HeaderLen {
+			b := m.Buf[:m.N]
+			if ha.IsValid() {
+				if len(b) < 2*mip6.IPv6HeaderLen || mip6.IPv6Header(b).Src() != ha {
+					continue
+				}
+				b = b[mip6.IPv6HeaderLen:]
+			}
+			if len(b) < mip6.IPv6HeaderLen {
 				continue
 			}
 			select {
-			case ch <- mip6.IPv6Header(m.Buf[:m.N]).Src():
+			case ch <- mip6.IPv6Header(b).Src():
 			default:
 			}
 		}

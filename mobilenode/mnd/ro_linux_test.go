@@ -388,6 +388,14 @@ func TestRootROPathMTU(t *testing.T) {
 // and once the flow stops for roIdleTimeout the correspondent is removed
 // and its binding deleted.
 func TestRootROLearned(t *testing.T) {
+	t.Run("userspace", func(t *testing.T) { testROLearned(t, false) })
+	// The kernel path decapsulates on the access interface: the
+	// correspondent's packets never enter mip0, where the userspace
+	// sampler looks (ro_linux.go learnK).
+	t.Run("kernel path", func(t *testing.T) { testROLearned(t, true) })
+}
+
+func testROLearned(t *testing.T, kernelPath bool) {
 	sample, idle, check := roSampleEvery, roIdleTimeout, roIdleCheck
 	roSampleEvery, roIdleTimeout, roIdleCheck = 1, 2*time.Second, 200*time.Millisecond
 	t.Cleanup(func() { roSampleEvery, roIdleTimeout, roIdleCheck = sample, idle, check })
@@ -397,7 +405,14 @@ func TestRootROLearned(t *testing.T) {
 	l.startCND()
 	cfg := l.mnConf()
 	cfg.RouteOptimization = true
-	d, stop := l.startConf(cfg)
+	var d *Daemon
+	var stop func()
+	if kernelPath {
+		cfg.Tunnel.KernelPath = true
+		d, stop = l.startKernelPath(cfg)
+	} else {
+		d, stop = l.startConf(cfg)
+	}
 	l.waitFor("registration on link A", 20*time.Second, registeredIn(d, labPfxA))
 	if _, ok := roEntry(d); ok {
 		t.Fatal("a correspondent before any traffic")

@@ -470,9 +470,11 @@ type Counters struct {
 // Counters reads the counters.
 func (a *Accelerator) Counters() (Counters, error) {
 	var c Counters
+	// Held through the lookups: Close closes the map's descriptor, and
+	// a number reused meanwhile would read another object.
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	m := a.counters
-	a.mu.Unlock()
 	if m == nil {
 		return c, ErrClosed
 	}
@@ -549,6 +551,10 @@ func Cleanup(devices ...string) (int, error) {
 			continue
 		}
 		for i := range rs {
+			// Deleting does not match on the encap, and encoding
+			// vishvananda's BpfEncap writes a package variable its
+			// subscription goroutines read (a race: xmitEncap).
+			rs[i].Encap = nil
 			if err := netlink.RouteDel(&rs[i]); err != nil && !errors.Is(err, unix.ESRCH) {
 				errs = append(errs, fmt.Errorf("ebpf: cleanup: %s: %w", dev, err))
 				continue
