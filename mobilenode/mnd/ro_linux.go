@@ -903,84 +903,79 @@ func (r *engine) roPTBLoop(c *net.IPConn, tun *rodata.Tun) {
 // in roSampleEvery of the IPv6 packets the forwarder delivers to this
 // host (packet type host: the kernel's own packets into the tunnel are
 // "outgoing"), 40 octets of each, for its source address.
+//
+// With the kernel path ([tunnel] kernel_path) a second one: the kernel
+// decapsulates on the access interfaces, so the tunnel device only sees
+// what the programs leave to the forwarder. A packet socket of every
+// protocol (ETH_P_ALL) sees a frame before tcx ingress does (one bound to
+// a protocol is served after it, the outer header gone): it samples the
+// home agent's IPv6-in-IPv6 packets on every interface (roLearnLoop
+// checks the outer source), 80 octets, the inner source at 48. 6in4 is
+// left out: route optimization needs an IPv6 care-of address.
 func (r *engine) roStartLearning(cfg *conf.MN) error {
-	prog, err := bpf.Assemble([]bpf.Instruction{
-		bpf.LoadExtension{Num: bpf.ExtType},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.PACKET_HOST, SkipTrue: 6},
-		bpf.LoadAbsolute{Off: 0, Size: 1},
-		bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 3},
-		bpf.LoadExtension{Num: bpf.ExtRand},
-		bpf.ALUOpConstant{Op: bpf.ALUOpMod, Val: max(roSampleEvery, 1)},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
-		bpf.RetConstant{Val: 0},
-		bpf.RetConstant{Val: mip6.IPv6HeaderLen},
-	})
-	if err != nil {
-		return err
-	}
-	l, err := rawsock.Listen(&net.Interface{Index: r.tunIndex, Name: cfg.TunnelInterface}, rawsock.Config{Filter: prog})
-	if err != nil {
-		return err
-	}
-	r.ro.learnL = l
 	r.ro.learnCh = make(chan netip.Addr, 64)
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		roLearnLoop(l, r.done, r.ro.learnCh, netip.Addr{})
-	}()
-	if r.accel == nil {
-		return nil
-	}
-	// The kernel path decapsulates on the access interfaces, so the
-	// tunnel device only sees what it leaves to the forwarder. A packet
-	// socket of every protocol sees a frame before tcx ingress does:
-	// sample the home
-	// agent's IPv6-in-IPv6 packets there (roLearnLoop checks the outer
-	// source), 80 octets, the inner header's source at 48. 6in4 is
-	// left out: route optimization needs an IPv6 care-of address.
-	prog, err = bpf.Assemble(roKernelPathSampler())
-	if err != nil {
+	var err error
+	r.ro.learnL, err = r.roSampler(&net.Interface{Index: r.tunIndex, Name: cfg.TunnelInterface}, rawsock.Config{},
+		roSampler(0, 0, mip6.IPv6HeaderLen), netip.Addr{})
+	if err != nil || r.accel == nil {
 		return err
 	}
-	// ETH_P_ALL: a socket for one protocol is served after tc ingress,
-	// when the program has already taken the outer header off; only
-	// the taps of every protocol run before it.
-	k, err := rawsock.Listen(&net.Interface{Index: 0, Name: "any"}, rawsock.Config{Filter: prog, Protocol: unix.ETH_P_ALL})
-	if err != nil {
-		return err
-	}
-	r.ro.learnK = k
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		roLearnLoop(k, r.done, r.ro.learnCh, r.cfg.HomeAgent)
-	}()
-	return nil
+	r.ro.learnK, err = r.roSampler(&net.Interface{Index: 0, Name: "any"}, rawsock.Config{Protocol: unix.ETH_P_ALL},
+		roSampler(6, mip6.ProtoIPv6, 2*mip6.IPv6HeaderLen), r.cfg.HomeAgent)
+	return err
 }
 
-// roKernelPathSampler is learnK's filter (SOCK_DGRAM: offsets from the
-// IPv6 header): IPv6-in-IPv6 packets to this host, one in roSampleEvery,
-// the two headers of each.
-func roKernelPathSampler() []bpf.Instruction {
-	return []bpf.Instruction{
+// roSampler opens a sampling listener on ifi with filter prog and runs
+// its roLearnLoop (ha as there).
+func (r *engine) roSampler(ifi *net.Interface, c rawsock.Config, prog []bpf.Instruction, ha netip.Addr) (*rawsock.Listener, error) {
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, err
+	}
+	c.Filter = raw
+	l, err := rawsock.Listen(ifi, c)
+	if err != nil {
+		return nil, err
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		roLearnLoop(l, r.done, r.ro.learnCh, ha)
+	}()
+	return l, nil
+}
+
+// roSampler is a sampling filter (SOCK_DGRAM: offsets from the IPv6
+// header): IPv6 packets to this host, one in roSampleEvery, snap octets
+// of each. With nhOff nonzero, only those whose octet at nhOff is nh and
+// that carry another IPv6 header right after the first (IPv6 in IPv6).
+func roSampler(nhOff, nh uint32, snap uint32) []bpf.Instruction {
+	var inner []bpf.Instruction
+	if nhOff != 0 {
+		inner = []bpf.Instruction{
+			bpf.LoadAbsolute{Off: nhOff, Size: 1},
+			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: nh, SkipTrue: 6},
+			bpf.LoadAbsolute{Off: mip6.IPv6HeaderLen, Size: 1},
+			bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4},
+			bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 3},
+		}
+	}
+	n := uint8(len(inner))
+	prog := []bpf.Instruction{
 		bpf.LoadExtension{Num: bpf.ExtType},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.PACKET_HOST, SkipTrue: 11},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.PACKET_HOST, SkipTrue: 6 + n},
 		bpf.LoadAbsolute{Off: 0, Size: 1},
 		bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 8},
-		bpf.LoadAbsolute{Off: 6, Size: 1},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: mip6.ProtoIPv6, SkipTrue: 6},
-		bpf.LoadAbsolute{Off: mip6.IPv6HeaderLen, Size: 1},
-		bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4},
-		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 3},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: 6, SkipTrue: 3 + n},
+	}
+	prog = append(prog, inner...)
+	return append(prog,
 		bpf.LoadExtension{Num: bpf.ExtRand},
 		bpf.ALUOpConstant{Op: bpf.ALUOpMod, Val: max(roSampleEvery, 1)},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1},
 		bpf.RetConstant{Val: 0},
-		bpf.RetConstant{Val: 2 * mip6.IPv6HeaderLen},
-	}
+		bpf.RetConstant{Val: snap},
+	)
 }
 
 // roLearnLoop hands the source of every sampled packet to the loop,
