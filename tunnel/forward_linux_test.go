@@ -500,6 +500,7 @@ func TestForwarderPathsZeroAllocs(t *testing.T) {
 			for i := range q.bufs {
 				txPacket(q, i, inner)
 			}
+			queued := 0
 			if n := testing.AllocsPerRun(100, func() {
 				for i := range 8 {
 					copy(q.bufs[i][Headroom:], inner)
@@ -508,12 +509,18 @@ func TestForwarderPathsZeroAllocs(t *testing.T) {
 				q.closeRun()
 				for _, s := range []*sender{q.hdr6, q.kern6, q.hdr4, q.kern4, q.udp} {
 					if s != nil {
+						queued += s.pkts
 						s.m.Reset()
 						s.pkts = 0
 					}
 				}
 			}); n != 0 {
 				t.Errorf("tx %v kernel=%v: %.1f allocations per batch", ep.Kind, kernel, n)
+			}
+			// A path that dropped everything would allocate nothing
+			// too.
+			if queued == 0 {
+				t.Errorf("tx %v kernel=%v: nothing queued", ep.Kind, kernel)
 			}
 		}
 		ha, _ := newHA(t, ep, nil)

@@ -104,15 +104,20 @@ func TestPacketPathsZeroAllocs(t *testing.T) {
 	for _, ep := range []Endpoint{ep6(), ep4()} {
 		tn, _ := newHA(t, ep, nil)
 		_, q := packetSendForwarder(t, tn)
+		queued := 0
 		if n := testing.AllocsPerRun(100, func() {
 			for i := range 8 {
 				copy(q.bufs[i][Headroom:], inner)
 				q.handle(q.bufs[i][:Headroom+len(inner)], Headroom)
 			}
+			queued += q.pkt.pkts
 			q.pkt.m.Reset()
 			q.pkt.pkts = 0
 		}); n != 0 {
 			t.Errorf("tx %v: %.1f allocations per batch", ep.Kind, n)
+		}
+		if queued == 0 {
+			t.Errorf("tx %v: nothing queued", ep.Kind)
 		}
 	}
 
