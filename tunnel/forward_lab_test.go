@@ -502,3 +502,32 @@ func sendRaw(pkt []byte, dst netip.Addr) error {
 	}
 	return unix.Sendto(fd, pkt, 0, &unix.SockaddrInet6{Addr: dst.As16()})
 }
+
+// TestForwarderKernelPathFallback: a kernel path that does not start
+// leaves the forwarder with packet sockets when PacketReceiveFallback
+// asks for it, and without them when it does not.
+func TestForwarderKernelPathFallback(t *testing.T) {
+	netlab.SkipUnlessRoot(t)
+	nl, err := netlab.New(t)
+	must(t, err)
+	ns, err := nl.NS("x")
+	must(t, err)
+	for _, fallback := range []bool{false, true} {
+		tn, err := New(Config{}, NewTable(1))
+		must(t, err)
+		var f *Forwarder
+		must(t, ns.Do(func() (err error) {
+			f, err = NewForwarder(tn, ForwarderConfig{Name: "gmkpfb", IPv6: true, IPv4: true, Queues: 1,
+				EBPF:                  func(string) (KernelPath, error) { return nil, errors.New("no kernel path here") },
+				PacketReceiveFallback: fallback})
+			return err
+		}))
+		if f.Stats().KernelPathError == "" {
+			t.Errorf("fallback=%v: no KernelPathError", fallback)
+		}
+		if got := f.pkt6 != nil && f.pkt4 != nil; got != fallback {
+			t.Errorf("fallback=%v: packet sockets open %v", fallback, got)
+		}
+		must(t, f.Close())
+	}
+}

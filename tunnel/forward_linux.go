@@ -118,6 +118,11 @@ type ForwarderConfig struct {
 	// before the kernel path decapsulates them, so both would forward
 	// them.
 	EBPF func(device string) (KernelPath, error)
+	// PacketReceiveFallback, with EBPF, turns PacketReceive on when the
+	// kernel path does not start (an older kernel, no CAP_BPF): then the
+	// GRO super-packets the programs would have taken whole reach the
+	// forwarder through packet sockets, not broken through raw ones.
+	PacketReceiveFallback bool
 }
 
 // KernelPath is a kernel fast path working next to a Forwarder
@@ -363,17 +368,24 @@ func NewForwarder(t *Tunnel, cfg ForwarderConfig) (*Forwarder, error) {
 		f.closeAll()
 		return nil, err
 	}
-	f.start()
-	if cfg.EBPF != nil {
-		f.startKernelPath()
+	// The kernel path first: whether it runs decides the packet
+	// sockets, which start() serves.
+	if cfg.EBPF != nil && !f.startKernelPath() && cfg.PacketReceiveFallback {
+		f.cfg.PacketReceive = true
+		if err := f.openPacketRX(); err != nil {
+			f.closeAll()
+			return nil, err
+		}
 	}
+	f.start()
 	return f, nil
 }
 
 // startKernelPath starts ForwarderConfig.EBPF and a goroutine that keeps
 // it in step with the table: on every change (Table.Changes, path MTUs
 // included), and a second after a Sync that failed, until one succeeds.
-func (f *Forwarder) startKernelPath() {
+// It reports whether the kernel path runs.
+func (f *Forwarder) startKernelPath() bool {
 	// Asked for before the first Sync: a change made during it is
 	// signalled, not lost.
 	changes := f.t.table.Changes()
@@ -388,7 +400,7 @@ func (f *Forwarder) startKernelPath() {
 		if f.cfg.OnError != nil {
 			f.cfg.OnError(fmt.Errorf("tunnel: kernel path: %w", err))
 		}
-		return
+		return false
 	}
 	f.kp = kp
 	f.kpStop, f.kpDone = make(chan struct{}), make(chan struct{})
@@ -414,6 +426,7 @@ func (f *Forwarder) startKernelPath() {
 			}
 		}
 	}()
+	return true
 }
 
 // Name returns the tun device's name.

@@ -37,7 +37,9 @@ func (d *Daemon) useKernelPath(fc *tunnel.ForwarderConfig, tc tunnel.Config) {
 	// Packet sockets see arriving packets before the ingress program
 	// decapsulates them, so both would forward them (tunnel refuses the
 	// combination). GRO super-packets, the reason for PacketReceive, are
-	// what the ingress program decapsulates whole.
+	// what the ingress program decapsulates whole; if it does not
+	// start, the forwarder takes them through packet sockets again.
+	fc.PacketReceiveFallback = fc.PacketReceive
 	fc.PacketReceive = false
 	fc.EBPF = func(dev string) (tunnel.KernelPath, error) {
 		ifs, err := arrivalInterfaces(dev)

@@ -186,10 +186,9 @@
 // and route-optimized
 // traffic, which does not use the tunnel. If the programs cannot load
 // (Linux before 6.6, no CAP_BPF) the daemon logs a warning and the
-// forwarder carries everything, but without PacketReceive (turned off
-// for the kernel path before it is known to load): behind an interface
-// that does GRO, tunnelled TCP then suffers as the README's GRO=nic rows
-// show. Its counters: Daemon.KernelPathStats and /v1/metrics
+// forwarder carries everything, with PacketReceive as without the
+// kernel path (tunnel.ForwarderConfig.PacketReceiveFallback). Its
+// counters: Daemon.KernelPathStats and /v1/metrics
 // (mip6_tunnel_kernel_*). The liveness check adds the programs' packet
 // counters to the forwarder's; learning correspondents for route
 // optimization samples, on every interface, the home agent's IPv6 in

@@ -37,7 +37,9 @@ func (r *engine) useKernelPath(fc *tunnel.ForwarderConfig, cfg *conf.MN) {
 	// Packet sockets see arriving packets before the ingress program
 	// decapsulates them (tunnel refuses the combination); the GRO
 	// super-packets they were for are what the program decapsulates
-	// whole.
+	// whole; if it does not start, the forwarder takes them through
+	// packet sockets again.
+	fc.PacketReceiveFallback = fc.PacketReceive
 	fc.PacketReceive = false
 	tc := tunnel.Config{Role: tunnel.RoleMobileNode, ErrorSource: cfg.HomeAddress}
 	fc.EBPF = func(dev string) (tunnel.KernelPath, error) {
