@@ -194,9 +194,10 @@
 // optimization samples, on every interface, the home agent's IPv6 in
 // IPv6 before the ingress program strips it (a packet socket of every
 // protocol runs before tcx), as the tunnel device no longer sees them.
-// Left: the accelerated routes keep the tunnel device's MTU (a smaller
-// path MTU to the home agent is not followed into them, as had's are); a
-// move's map update can race the forwarder's re-sync of the table, which
+// The accelerated routes carry the binding's tunnel MTU and follow it
+// as the path MTU to the home agent changes (tunnel/ebpf RouteSpec.MTU),
+// so local senders get the Packet Too Big the encapsulation needs. Left:
+// a move's map update can race the forwarder's re-sync of the table, which
 // may put the old care-of address back until the change signal's next
 // Sync (a fraction of a millisecond).
 //

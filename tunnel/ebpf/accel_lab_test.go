@@ -454,6 +454,14 @@ func TestRouteSpec(t *testing.T) {
 	if out := show(); strings.Count(out, "\n") != 0 || !strings.Contains(out, "default encap bpf") || !strings.Contains(out, "proto 182 src "+hoa.String()+" metric 1 ") {
 		t.Fatalf("after AddRoute: %q", out)
 	}
+	// Added with no MTU, the route follows the binding's tunnel MTU as
+	// the path MTU to the home agent changes.
+	for _, pmtu := range []int{1300, 1400} {
+		must(t, a.Update(bindingOf(t, netip.PrefixFrom(hoa, 128), tunnel.Endpoint{Kind: tunnel.KindIPv6, Local: mn6, Remote: ha6, PathMTU: pmtu})))
+		if out, want := show(), fmt.Sprintf("mtu lock %d", pmtu-tunnel.KindIPv6.Overhead()); !strings.Contains(out, want) || strings.Count(out, "\n") != 0 {
+			t.Fatalf("path MTU %d: %q, want %q", pmtu, out, want)
+		}
+	}
 	// A second key (another metric) is a second route.
 	must(t, a.AddRoute(RouteSpec{Dst: def.Dst, Metric: 5, Table: 100}))
 	if out := show(); strings.Count(out, "encap bpf") != 2 {

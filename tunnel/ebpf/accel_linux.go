@@ -77,6 +77,12 @@ type Accelerator struct {
 	links  []link.Link
 	routes map[routeKey]*netlink.Route
 	binds  map[netip.Prefix]tunnel.Endpoint
+	// follow are a mobile node's routes added with no MTU: they take
+	// the tunnel MTU of its binding (followMTU, from the last Update),
+	// so a path MTU to the home agent that shrank reaches the local
+	// senders as a had's per-binding routes' does.
+	follow    map[routeKey]RouteSpec
+	followMTU int
 }
 
 // New loads the programs, attaches the decapsulation program to
@@ -91,7 +97,8 @@ func New(cfg Config) (a *Accelerator, err error) {
 	if cfg.Tunnel.HopLimit == 0 {
 		cfg.Tunnel.HopLimit = tunnel.DefaultHopLimit
 	}
-	a = &Accelerator{cfg: cfg, routes: map[routeKey]*netlink.Route{}, binds: map[netip.Prefix]tunnel.Endpoint{}}
+	a = &Accelerator{cfg: cfg, routes: map[routeKey]*netlink.Route{}, binds: map[netip.Prefix]tunnel.Endpoint{},
+		follow: map[routeKey]RouteSpec{}}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -213,6 +220,16 @@ func (a *Accelerator) Update(b *tunnel.Binding) error {
 	if err := a.table.Put(k[:], v[:]); err != nil {
 		return fmt.Errorf("ebpf: %v: %w", p, err)
 	}
+	if a.cfg.Tunnel.Role == tunnel.RoleMobileNode && b.TunnelMTU() != a.followMTU {
+		a.followMTU = b.TunnelMTU()
+		for _, rs := range a.follow {
+			rs.MTU = a.followMTU
+			if err := a.route(rs); err != nil {
+				a.followMTU = 0 // tried again at the next Update
+				return err
+			}
+		}
+	}
 	if a.cfg.Tunnel.Role == tunnel.RoleHomeAgent && a.devIndex != 0 {
 		if err := a.route(RouteSpec{Dst: p, MTU: b.TunnelMTU()}); err != nil {
 			// All of the binding stays with the forwarder, and no map
@@ -302,7 +319,9 @@ type RouteSpec struct {
 	// else an address of this node): a mobile node's home address.
 	Src netip.Addr
 	// MTU is the tunnel MTU: 0, or at least the device's MTU, means the
-	// device's.
+	// device's; on a mobile node 0 means its binding's tunnel MTU
+	// (tunnel.Binding.TunnelMTU, as the last Update gave it), followed
+	// as the path MTU to the home agent changes.
 	MTU int
 	// Metric is the route's metric; 0 means Config.Metric.
 	Metric int
@@ -348,6 +367,10 @@ func (a *Accelerator) Unroute(dst netip.Prefix) error {
 func (a *Accelerator) AddRoute(r RouteSpec) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.cfg.Tunnel.Role == tunnel.RoleMobileNode && r.MTU == 0 {
+		a.follow[a.key(r)] = r
+		r.MTU = a.followMTU
+	}
 	return a.route(r)
 }
 
@@ -359,6 +382,7 @@ func (a *Accelerator) AddRoute(r RouteSpec) error {
 func (a *Accelerator) DeleteRoute(r RouteSpec) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	delete(a.follow, a.key(r))
 	return a.unroute(a.key(r))
 }
 
