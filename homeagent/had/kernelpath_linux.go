@@ -44,22 +44,22 @@ func (d *Daemon) useKernelPath(fc *tunnel.ForwarderConfig, tc tunnel.Config) {
 	fc.EBPF = func(dev string) (tunnel.KernelPath, error) {
 		ifs, err := arrivalInterfaces(dev)
 		if err != nil {
-			return nil, kernelPathError{err}
+			return nil, &ebpf.Error{Err: err}
 		}
+		// Start's errors, and its Syncs', are *ebpf.Error.
 		kp, err := ebpf.Start(ebpf.Config{Tunnel: tc, Interfaces: ifs}, nil)(dev)
 		if err != nil {
-			return nil, kernelPathError{err}
+			return nil, err
 		}
 		d.log.Info("tunnel kernel path on", zap.String("tun", dev), zap.Strings("ingress", ifs))
-		return syncErrors{kp}, nil
+		return kp, nil
 	}
 	// A kernel path that cannot load or keep up is not the forwarder
 	// stopping: had runs on without it (the forwarder does the work, as
 	// with kernel_path off), so it is a warning.
 	onError := fc.OnError
 	fc.OnError = func(err error) {
-		var kerr kernelPathError
-		if errors.As(err, &kerr) {
+		if errors.As(err, new(*ebpf.Error)) {
 			d.log.Warn("tunnel kernel path: running without it where it failed", zap.Error(err))
 			return
 		}
@@ -67,23 +67,6 @@ func (d *Daemon) useKernelPath(fc *tunnel.ForwarderConfig, tc tunnel.Config) {
 			onError(err)
 		}
 	}
-}
-
-// kernelPathError marks the errors of the kernel path among those the
-// forwarder reports (ForwarderConfig.OnError).
-type kernelPathError struct{ err error }
-
-func (e kernelPathError) Error() string { return e.err.Error() }
-func (e kernelPathError) Unwrap() error { return e.err }
-
-// syncErrors marks the errors of a running kernel path's Sync.
-type syncErrors struct{ tunnel.KernelPath }
-
-func (s syncErrors) Sync(t *tunnel.Table) error {
-	if err := s.KernelPath.Sync(t); err != nil {
-		return kernelPathError{err}
-	}
-	return nil
 }
 
 // arrivalInterfaces returns the interfaces the ingress (decapsulation)
