@@ -245,8 +245,8 @@ func gcTracedBinaries(t *testing.T) string {
 // out: both daemons allocate their tables at start (had's live heap is
 // 29 MB there, mostly untouched memory that RSS does not show), and after
 // that they allocate so little that a lab run sees few collections, if
-// any. It needs two collections after start to judge (otherwise it only
-// logs).
+// any. It needs three collections after start to judge (otherwise it
+// only logs).
 func checkLiveHeap(t *testing.T, d *Daemon, slackMB int) {
 	t.Helper()
 	var gc []GCSample
@@ -268,15 +268,20 @@ func checkLiveHeap(t *testing.T, d *Daemon, slackMB int) {
 		start = fmt.Sprintf("%d, live heap %d MB after the last", n, all[n-1].LiveMB)
 	}
 	t.Logf("%s: garbage collections in its first 2 s: %s; then %d (live heap/stacks MB @ time since start):%s", d.Name, start, len(gc), b.String())
-	if len(gc) < 2 {
+	if len(gc) < 3 {
 		return
 	}
+	// The last two collections against the ones before: a leak keeps
+	// what it took, while one collection can land on a transient (a
+	// netlink dump, a batch of super-packets in flight: a CI run saw mnd
+	// at 49 MB after ten collections and 51 MB at the eleventh).
+	n := len(gc)
 	first := 0
-	for _, g := range gc[:len(gc)-1] {
+	for _, g := range gc[:n-2] {
 		first = max(first, g.LiveMB)
 	}
-	if last := gc[len(gc)-1].LiveMB; last > first+slackMB {
-		t.Errorf("%s: live heap grew to %d MB after the last collection, at most %d MB after the earlier ones since start", d.Name, last, first)
+	if last := min(gc[n-1].LiveMB, gc[n-2].LiveMB); last > first+slackMB {
+		t.Errorf("%s: live heap at least %d MB after the last two collections, at most %d MB after the earlier ones since start", d.Name, last, first)
 	}
 	// Goroutine stacks (a leak of goroutines shows here: 1,000 blocked
 	// goroutines hold at least 2 MB).
