@@ -57,16 +57,9 @@ func (d *Daemon) useKernelPath(fc *tunnel.ForwarderConfig, tc tunnel.Config) {
 	// A kernel path that cannot load or keep up is not the forwarder
 	// stopping: had runs on without it (the forwarder does the work, as
 	// with kernel_path off), so it is a warning.
-	onError := fc.OnError
-	fc.OnError = func(err error) {
-		if errors.As(err, new(*ebpf.Error)) {
-			d.log.Warn("tunnel kernel path: running without it where it failed", zap.Error(err))
-			return
-		}
-		if onError != nil {
-			onError(err)
-		}
-	}
+	fc.OnError = ebpf.OnError(func(err error) {
+		d.log.Warn("tunnel kernel path: running without it where it failed", zap.Error(err))
+	}, fc.OnError)
 }
 
 // arrivalInterfaces returns the interfaces the ingress (decapsulation)

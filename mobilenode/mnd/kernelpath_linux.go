@@ -57,16 +57,9 @@ func (r *engine) useKernelPath(fc *tunnel.ForwarderConfig, cfg *conf.MN) {
 		r.log.Info("tunnel kernel path on", daemon.Iface(dev), zap.Strings("ingress", ifs))
 		return kp, nil
 	}
-	onError := fc.OnError
-	fc.OnError = func(err error) {
-		if errors.As(err, new(*ebpf.Error)) {
-			r.log.Warn("tunnel kernel path: running without it where it failed", zap.Error(err))
-			return
-		}
-		if onError != nil {
-			onError(err)
-		}
-	}
+	fc.OnError = ebpf.OnError(func(err error) {
+		r.log.Warn("tunnel kernel path: running without it where it failed", zap.Error(err))
+	}, fc.OnError)
 }
 
 // existingInterfaces returns the names of ifs that exist now: the ingress

@@ -653,3 +653,19 @@ func Start(cfg Config, started func(*Accelerator) error) func(device string) (tu
 		return markedPath{a}, nil
 	}
 }
+
+// OnError returns a ForwarderConfig.OnError that hands the kernel path's
+// errors (*Error) to kernelPath and the others to rest (if not nil): a
+// kernel path that cannot load or keep up is not the forwarder stopping
+// (it runs on without it), so a daemon only warns about it.
+func OnError(kernelPath, rest func(error)) func(error) {
+	return func(err error) {
+		if errors.As(err, new(*Error)) {
+			kernelPath(err)
+			return
+		}
+		if rest != nil {
+			rest(err)
+		}
+	}
+}
